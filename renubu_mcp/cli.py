@@ -1,0 +1,130 @@
+"""The `renubu-mcp` command: `serve` (the default) and the `db` maintenance commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from . import __version__
+from .config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from .migrate import MigrationStatus
+
+log = logging.getLogger("renubu_mcp")
+
+
+# --- serve ---------------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Run the MCP server (stdio). Filled in separately."""
+    raise NotImplementedError("`renubu-mcp serve` is not implemented yet")
+
+
+# --- db ------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _owner_dsn(settings: Settings) -> Iterator[str]:
+    """The DSN migrations run as: the configured one, or the embedded cluster's owner (started for the command)."""
+    configured = settings.migration_database_url or settings.database_url
+    if configured:
+        yield configured
+        return
+    from .embedded import EmbeddedCluster
+
+    with EmbeddedCluster(settings.data_dir) as cluster:
+        yield cluster.owner_dsn()
+
+
+def _print_status_table(rows: Sequence[MigrationStatus]) -> None:
+    header = ("VERSION", "NAME", "STATE", "APPLIED AT")
+    table = [header] + [
+        (r.version, r.name, r.state, r.applied_at.isoformat(timespec="seconds") if r.applied_at else "")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if not rows:
+        print("(no migrations)")
+
+
+def _db(args: argparse.Namespace) -> int:
+    from . import migrate as runner
+
+    settings = Settings.from_env()
+    with _owner_dsn(settings) as dsn:
+        if args.db_command == "migrate":
+            applied = asyncio.run(runner.migrate(dsn))
+            print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+        elif args.db_command == "rollback":
+            undone = asyncio.run(runner.rollback(dsn, to=args.to))
+            print(f"rolled back {len(undone)} migration(s)" + (f": {', '.join(undone)}" if undone else ""))
+        elif args.db_command == "status":
+            _print_status_table(asyncio.run(runner.status(dsn)))
+        elif args.db_command == "seed":
+            if not args.demo:
+                raise ConfigError("say which seed to load: renubu-mcp db seed --demo")
+            asyncio.run(runner.seed_demo(dsn))
+            print("demo data loaded")
+    return 0
+
+
+# --- wiring --------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="renubu-mcp",
+        description="MCP server for Renubu. Without a command it serves MCP over stdio.",
+    )
+    parser.add_argument("--version", action="version", version=f"renubu-mcp {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the MCP server (the default)")
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database maintenance (runs as the schema owner)")
+    db.set_defaults(handler=_db)
+    db_commands = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
+    db_commands.add_parser("migrate", help="apply pending migrations")
+    rollback = db_commands.add_parser("rollback", help="undo the latest migration, or all newer than --to")
+    rollback.add_argument("--to", metavar="VERSION", help="roll back every migration newer than VERSION (0: all)")
+    db_commands.add_parser("status", help="list migrations and whether each is applied")
+    seed = db_commands.add_parser("seed", help="load seed data")
+    seed.add_argument("--demo", action="store_true", help="load the demo data set")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = getattr(args, "handler", _serve)  # bare `renubu-mcp` means serve
+    try:
+        settings_level = Settings.from_env().log_level
+    except ConfigError as exc:
+        print(f"renubu-mcp: {exc}", file=sys.stderr)
+        return 1
+    # stderr only: stdout is the MCP wire when serving.
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, settings_level, logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line for people, no traceback; RENUBU_LOG_LEVEL=DEBUG shows it
+        log.debug("command failed", exc_info=True)
+        # PostgreSQL errors carry DETAIL/HINT lines worth keeping: fold them into the one line.
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+        print(f"renubu-mcp: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

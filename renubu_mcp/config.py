@@ -1,0 +1,82 @@
+"""Settings: one object, read once from the RENUBU_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOOLSETS = ("customers", "workflows", "docs", "features")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and what is valid."""
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "renubu-mcp"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _toolsets(value: str | None) -> tuple[str, ...]:
+    if not value or not value.strip():
+        return TOOLSETS
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in TOOLSETS]
+    if unknown:
+        raise ConfigError(f"unknown toolset(s) {', '.join(unknown)}; valid: {', '.join(TOOLSETS)}")
+    return names
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the server reads and writes as the non-owner login role; None means the embedded cluster.
+    database_url: str | None = None
+    # The owner connection used for migrations; defaults to database_url.
+    migration_database_url: str | None = None
+    data_dir: Path = field(default_factory=_default_data_dir)
+    user_email: str | None = None
+    access_token: str | None = field(default=None, repr=False)
+    token_encryption_key: str | None = field(default=None, repr=False)
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    read_only: bool = False
+    toolsets: tuple[str, ...] = TOOLSETS
+    statement_timeout_ms: int = 15_000
+    pool_max_size: int = 10
+    log_level: str = "WARNING"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        get = lambda name: (env.get(f"RENUBU_{name}") or None)  # noqa: E731
+        try:
+            timeout = int(get("STATEMENT_TIMEOUT_MS") or 15_000)
+            pool_max = int(get("POOL_MAX_SIZE") or 10)
+        except ValueError as exc:
+            raise ConfigError(f"RENUBU_STATEMENT_TIMEOUT_MS and RENUBU_POOL_MAX_SIZE take whole numbers: {exc}") from None
+        return cls(
+            database_url=get("DATABASE_URL"),
+            migration_database_url=get("MIGRATION_DATABASE_URL"),
+            data_dir=Path(get("DATA_DIR")).expanduser() if get("DATA_DIR") else _default_data_dir(),
+            user_email=get("USER_EMAIL"),
+            access_token=get("ACCESS_TOKEN"),
+            token_encryption_key=get("TOKEN_ENCRYPTION_KEY"),
+            jwt_secret=get("JWT_SECRET"),
+            jwt_issuer=get("JWT_ISSUER"),
+            jwt_audience=get("JWT_AUDIENCE"),
+            read_only=_flag(get("READ_ONLY")),
+            toolsets=_toolsets(get("TOOLSETS")),
+            statement_timeout_ms=timeout,
+            pool_max_size=pool_max,
+            log_level=(get("LOG_LEVEL") or "WARNING").upper(),
+        )
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None

@@ -1,0 +1,56 @@
+"""What every tool and resource reaches through the SDK context: the app state and a per-user transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.mcpserver import Context
+
+from .config import Settings
+from .db import Database, DatabaseUnavailable, Principal
+from .errors import Unavailable, from_database_error
+
+
+@dataclass
+class AppState:
+    """Lives for the server's lifetime (the MCP lifespan yields it)."""
+
+    settings: Settings
+    db: Database
+    # The one user a stdio server acts for; None when each HTTP request brings its own token.
+    stdio_principal: Principal | None
+    token_key: str | None = None
+
+    def principal(self) -> Principal:
+        if self.stdio_principal is not None:
+            return self.stdio_principal
+        token = get_access_token()
+        if token is None or not token.subject:
+            return Principal.anonymous()
+        claims: dict[str, Any] = token.claims or {}
+        return Principal(user_id=UUID(token.subject), email=claims.get("email"))
+
+
+def app_state(ctx: Context) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+@asynccontextmanager
+async def user_transaction(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
+    """One transaction as the calling user; database errors become tool errors that leak nothing."""
+    app = app_state(ctx)
+    try:
+        async with app.db.as_user(app.principal()) as conn:
+            yield conn
+    except DatabaseUnavailable:
+        raise Unavailable("the Renubu database is unavailable right now; try again shortly") from None
+    except asyncpg.PostgresError as exc:
+        raise from_database_error(exc) from None
+    except (OSError, asyncpg.InterfaceError):
+        raise Unavailable("lost the connection to the Renubu database; try again shortly") from None

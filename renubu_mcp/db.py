@@ -1,0 +1,139 @@
+"""The connection pool and `as_user`: one transaction per call, as that user, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# The only roles a request may take; never taken from a tool argument.
+REQUEST_ROLES = frozenset({"authenticated", "anon"})
+
+# One statement sets role, claims and timeout, transaction-locally, as bind parameters:
+# the PostgREST model. Nothing survives COMMIT, so a pooled connection carries no identity.
+_SET_REQUEST_CONTEXT = """
+SELECT set_config('role', $1, true),
+       set_config('request.jwt.claims', $2, true),
+       set_config('statement_timeout', $3, true)
+"""
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # JSON columns arrive as Python objects, not strings.
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL cannot be reached right now; the call may be retried later."""
+
+
+class UnsafeLoginRole(RuntimeError):
+    """The serving login role could bypass row-level security."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: a verified user (role authenticated) or nobody (anon)."""
+
+    user_id: UUID | None
+    email: str | None = None
+    role: Literal["authenticated", "anon"] = "authenticated"
+    extra_claims: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.role not in REQUEST_ROLES:
+            raise ValueError(f"role must be one of {sorted(REQUEST_ROLES)}")
+        if self.role == "authenticated" and self.user_id is None:
+            raise ValueError("an authenticated principal needs a user id")
+
+    @classmethod
+    def anonymous(cls) -> "Principal":
+        return cls(user_id=None, email=None, role="anon")
+
+    def claims_json(self) -> str:
+        claims: dict[str, Any] = {**self.extra_claims, "role": self.role}
+        if self.user_id is not None:
+            claims["sub"] = str(self.user_id)
+        if self.email is not None:
+            claims["email"] = self.email
+        return json.dumps(claims, separators=(",", ":"))
+
+
+class Database:
+    """A pool of connections as the serving login role, handing out per-user transactions."""
+
+    def __init__(self, pool: asyncpg.Pool, *, statement_timeout_ms: int = 15_000, read_only: bool = False):
+        self.pool = pool
+        self.statement_timeout = f"{int(statement_timeout_ms)}ms"
+        self.read_only = read_only
+
+    @classmethod
+    async def connect(
+        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, statement_timeout_ms: int = 15_000,
+        read_only: bool = False,
+    ) -> "Database":
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}") from None
+        return cls(pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def as_user(self, principal: Principal, *, read_only: bool | None = None) -> AsyncIterator[asyncpg.Connection]:
+        """Yield a connection inside one transaction acting as `principal` under RLS."""
+        readonly = self.read_only if read_only is None else read_only
+        try:
+            conn: asyncpg.Connection = await self.pool.acquire()
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError) as exc:
+            raise DatabaseUnavailable(f"cannot reach PostgreSQL: {type(exc).__name__}") from None
+        try:
+            async with conn.transaction(readonly=readonly):
+                await conn.execute(_SET_REQUEST_CONTEXT, principal.role, principal.claims_json(), self.statement_timeout)
+                yield conn
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
+                asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError) as exc:
+            raise DatabaseUnavailable(f"lost the connection to PostgreSQL: {type(exc).__name__}") from None
+        finally:
+            await self.pool.release(conn)
+
+    async def check_login_role(self) -> str:
+        """Refuse to serve through a role that would bypass RLS; return the role's name."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """
+                SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+                       (SELECT count(*) FROM pg_class c
+                        WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm')) AS owned,
+                       (SELECT array_agg(role) FROM unnest($1::text[]) AS role
+                        WHERE NOT pg_has_role(r.oid, role, 'MEMBER')) AS missing
+                FROM pg_roles r WHERE r.rolname = current_user
+                """,
+                sorted(REQUEST_ROLES),
+            )
+        name = row["rolname"]
+        if row["rolsuper"]:
+            raise UnsafeLoginRole(f"refusing to serve as {name!r}: it is a superuser and bypasses row-level security")
+        if row["rolbypassrls"]:
+            raise UnsafeLoginRole(f"refusing to serve as {name!r}: it has BYPASSRLS")
+        if row["owned"]:
+            raise UnsafeLoginRole(
+                f"refusing to serve as {name!r}: it owns {row['owned']} table(s), and owners bypass row-level security"
+            )
+        if row["missing"]:
+            raise UnsafeLoginRole(
+                f"login role {name!r} cannot switch to {', '.join(row['missing'])}; "
+                f"run the migrations, or GRANT {', '.join(row['missing'])} TO {name}"
+            )
+        return name

@@ -1,0 +1,572 @@
+"""The private PostgreSQL cluster renubu-mcp runs when no RENUBU_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import fcntl
+import glob
+import logging
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
+REQUIRED_EXTENSIONS = ("pgcrypto", "uuid-ossp")
+OWNER_ROLE = "postgres"  # the superuser initdb creates; migrations run as it
+APP_ROLE = "authenticator"  # the non-owner login role the server serves through (made by the core migration)
+PORT = 5432  # only names the socket file: the cluster listens on no TCP address
+# PostgreSQL refuses socket paths longer than sockaddr_un.sun_path (107 bytes); keep a margin.
+MAX_SOCKET_PATH_BYTES = 100
+# Anything else in a socket directory would need quoting in postgresql.conf and in the DSN.
+SAFE_PATH = re.compile(r"^[A-Za-z0-9/._+@~-]+$")
+# initdb, pg_ctl and postgres refuse to run as root; as root we run them as this system user.
+SERVER_OS_USER = "postgres"
+
+INSTALL_HINT = (
+    "install PostgreSQL with its contrib extensions "
+    "(Debian/Ubuntu: apt-get install postgresql postgresql-contrib; "
+    "Fedora: dnf install postgresql-server postgresql-contrib; "
+    "macOS: brew install postgresql@16), "
+    "or set RENUBU_DATABASE_URL to use an existing database"
+)
+
+T = TypeVar("T")
+
+
+class EmbeddedError(RuntimeError):
+    """The embedded cluster cannot be found, created or started; the message says what to do."""
+
+
+# --- finding PostgreSQL ------------------------------------------------------------------------
+
+
+def _pg_config(pg_config: str | Path, option: str) -> Path | None:
+    try:
+        out = subprocess.run([str(pg_config), option], capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = out.stdout.strip()
+    return Path(value) if value else None
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", path)) or (0,)
+
+
+def _candidate_bindirs() -> Iterator[Path]:
+    """Places PostgreSQL server binaries live, most specific first."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        bindir = _pg_config(pg_config, "--bindir")
+        if bindir:
+            yield bindir
+    for found in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True):
+        yield Path(found)
+    yield Path("/usr/local/pgsql/bin")
+    for found in sorted(glob.glob("/opt/homebrew/opt/postgresql@*/bin"), key=_version_key, reverse=True):
+        yield Path(found)
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if entry:
+            yield Path(entry)
+
+
+def _candidate_sharedirs(bindir: Path) -> Iterator[Path]:
+    """Places the extension control files of the PostgreSQL in bindir may live."""
+    own_pg_config = bindir / "pg_config"
+    if own_pg_config.exists():
+        sharedir = _pg_config(own_pg_config, "--sharedir")
+        if sharedir:
+            yield sharedir
+    pg_config = shutil.which("pg_config")
+    # The pg_config on PATH only describes bindir if it says so itself.
+    if pg_config and _pg_config(pg_config, "--bindir") == bindir:
+        sharedir = _pg_config(pg_config, "--sharedir")
+        if sharedir:
+            yield sharedir
+    share = bindir.parent / "share"
+    yield share
+    for found in sorted(glob.glob(str(share / "postgresql*")), key=_version_key, reverse=True):
+        yield Path(found)
+    yield share / "pgsql"  # Fedora
+    version = re.search(r"/postgresql/(\d+)/bin$", str(bindir))  # Debian's /usr/lib/postgresql/<ver>/bin
+    if version:
+        yield Path("/usr/share/postgresql") / version.group(1)
+
+
+def _has_server_binaries(bindir: Path) -> bool:
+    return all(os.access(bindir / name, os.X_OK) and (bindir / name).is_file() for name in SERVER_BINARIES)
+
+
+def find_pg_sharedir(bindir: Path) -> Path | None:
+    """The share directory of the PostgreSQL in bindir if it has pgcrypto and uuid-ossp, else None."""
+    for sharedir in _candidate_sharedirs(bindir):
+        if all((sharedir / "extension" / f"{ext}.control").is_file() for ext in REQUIRED_EXTENSIONS):
+            return sharedir
+    return None
+
+
+def find_pg_bindir() -> Path:
+    """The directory holding initdb, pg_ctl and postgres of an installation that has pgcrypto and uuid-ossp."""
+    without_extensions: list[Path] = []
+    seen: set[Path] = set()
+    for bindir in _candidate_bindirs():
+        if bindir in seen:
+            continue
+        seen.add(bindir)
+        if not _has_server_binaries(bindir):
+            continue
+        if find_pg_sharedir(bindir) is not None:
+            return bindir
+        without_extensions.append(bindir)
+    if without_extensions:
+        raise EmbeddedError(
+            f"PostgreSQL in {without_extensions[0]} lacks the {' and '.join(REQUIRED_EXTENSIONS)} extensions: "
+            + INSTALL_HINT
+        )
+    raise EmbeddedError(f"no PostgreSQL server (initdb, pg_ctl, postgres) found: {INSTALL_HINT}")
+
+
+# --- running things ----------------------------------------------------------------------------
+
+
+def run_async(make_coro: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion from sync code, also when called inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make_coro())  # type: ignore[arg-type]
+    # asyncio.run cannot nest, so a caller already inside a loop gets a worker thread with its own loop.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make_coro())).result()  # type: ignore[arg-type]
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _conf_literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+class EmbeddedCluster:
+    """One private PostgreSQL cluster under data_dir, reachable only over a unix socket in a 0700 directory.
+
+    Layout: data_dir/pgdata (the cluster), data_dir/run (socket dir), data_dir/postgres.log, data_dir/token.key.
+    """
+
+    def __init__(self, data_dir: Path, *, dbname: str = "renubu", fast_unsafe: bool = False) -> None:
+        self.data_dir = Path(data_dir).expanduser().absolute()
+        self.dbname = dbname
+        self.fast_unsafe = fast_unsafe
+        self.pgdata = self.data_dir / "pgdata"
+        self.log_file = self.data_dir / "postgres.log"
+        self.token_file = self.data_dir / "token.key"
+        # Remembers the short /tmp socket dir used when data_dir/run would make the socket path too long.
+        self._socket_dir_record = self.data_dir / "socket_dir"
+        self._lock_file = self.data_dir / "cluster.lock"
+        self._bindir: Path | None = None
+        self._socket_dir: Path | None = None
+        self._port = PORT
+        self.started_by_us = False
+
+    def __repr__(self) -> str:
+        return f"EmbeddedCluster({str(self.data_dir)!r}, dbname={self.dbname!r})"
+
+    # --- who runs the server ---
+
+    @property
+    def bindir(self) -> Path:
+        if self._bindir is None:
+            self._bindir = find_pg_bindir()
+        return self._bindir
+
+    @staticmethod
+    def _as_root() -> bool:
+        return os.geteuid() == 0
+
+    def _server_user(self) -> pwd.struct_passwd | None:
+        """The OS account the server binaries run as: None means ourselves."""
+        if not self._as_root():
+            return None
+        try:
+            return pwd.getpwnam(SERVER_OS_USER)
+        except KeyError:
+            raise EmbeddedError(
+                f"running as root, the embedded PostgreSQL must run as the '{SERVER_OS_USER}' system user, "
+                f"which does not exist: install PostgreSQL from your distribution, run as a normal user, "
+                f"or set RENUBU_DATABASE_URL"
+            ) from None
+
+    def _run_server_tool(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        user = self._server_user()
+        # The server inherits this environment for its lifetime: keep our secrets (RENUBU_*) and stray
+        # libpq/PG settings out of it.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RENUBU_", "PG"))}
+        kwargs: dict[str, Any] = {"env": env}
+        if user is not None:
+            # extra_groups=[] drops root's supplementary groups instead of handing them to postgres.
+            kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
+            env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
+        log.debug("running %s", " ".join(args))
+        # cwd="/" because postgres complains when it cannot read the caller's working directory.
+        proc = subprocess.run(args, capture_output=True, text=True, cwd="/", stdin=subprocess.DEVNULL, **kwargs)
+        if check and proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            raise EmbeddedError(
+                f"{Path(args[0]).name} failed (exit {proc.returncode}): {detail[-1] if detail else 'no output'}"
+                f"; see {self.log_file}"
+            )
+        return proc
+
+    def _give_to_server_user(self, path: Path) -> None:
+        user = self._server_user()
+        if user is not None:
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+    # --- directories ---
+
+    def _make_private_dir(self, path: Path, *, server_owned: bool) -> None:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+        if server_owned:
+            self._give_to_server_user(path)
+
+    def _prepare_data_dir(self) -> None:
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        user = self._server_user()
+        if user is None:
+            os.chmod(self.data_dir, 0o700)
+            return
+        # As root, data_dir stays root's (token.key lives here) but lets postgres pass through to pgdata/run.
+        os.chmod(self.data_dir, 0o711)
+        probe = subprocess.run(
+            [shutil.which("test") or "/usr/bin/test", "-x", str(self.data_dir)],
+            user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd="/", capture_output=True,
+        )
+        if probe.returncode != 0:
+            raise EmbeddedError(
+                f"running as root, the embedded PostgreSQL runs as the '{SERVER_OS_USER}' user, which cannot "
+                f"reach {self.data_dir} (a parent directory is private): set RENUBU_DATA_DIR to a directory it "
+                f"can reach (e.g. /var/lib/renubu-mcp), run as a normal user, or set RENUBU_DATABASE_URL"
+            )
+        if not self.log_file.exists():
+            # pg_ctl opens the log as postgres, who may not create files in root's data_dir.
+            os.close(os.open(self.log_file, os.O_CREAT | os.O_WRONLY, 0o600))
+        self._give_to_server_user(self.log_file)
+
+    def _socket_path_ok(self, directory: Path) -> bool:
+        socket_path = str(directory / f".s.PGSQL.{self._port}")
+        return len(socket_path.encode()) <= MAX_SOCKET_PATH_BYTES and bool(SAFE_PATH.match(str(directory)))
+
+    def _private_dir_is_ours(self, directory: Path) -> bool:
+        try:
+            st = os.lstat(directory)
+        except FileNotFoundError:
+            return False
+        user = self._server_user()
+        owner = user.pw_uid if user is not None else os.geteuid()
+        return st.st_uid == owner and (st.st_mode & 0o777) == 0o700 and os.path.isdir(directory)
+
+    def _choose_socket_dir(self) -> Path:
+        run_dir = self.data_dir / "run"
+        if self._socket_path_ok(run_dir):
+            self._make_private_dir(run_dir, server_owned=True)
+            return run_dir
+        # Too long for a socket path: use a short private dir in /tmp, recorded so later runs find it.
+        if self._socket_dir_record.exists():
+            recorded = Path(self._socket_dir_record.read_text().strip())
+            if self._private_dir_is_ours(recorded):
+                return recorded
+            with contextlib.suppress(OSError):
+                os.mkdir(recorded, 0o700)  # /tmp was cleaned; re-create the same name if it is free
+                self._give_to_server_user(recorded)
+                if self._private_dir_is_ours(recorded):
+                    return recorded
+        short = Path(tempfile.mkdtemp(prefix="renubu-", dir="/tmp"))
+        self._give_to_server_user(short)
+        self._socket_dir_record.write_text(f"{short}\n")
+        log.info("socket path under %s is too long; using %s", self.data_dir, short)
+        return short
+
+    @property
+    def socket_dir(self) -> Path:
+        """Where the server's unix socket is (or will be)."""
+        if self._socket_dir is not None:
+            return self._socket_dir
+        running = self._read_pid_file()
+        if running:
+            return running[0]
+        run_dir = self.data_dir / "run"
+        if self._socket_path_ok(run_dir):
+            return run_dir  # start() creates it
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._socket_dir = self._choose_socket_dir()
+        return self._socket_dir
+
+    # --- configuration ---
+
+    def _settings(self, socket_dir: Path) -> dict[str, str]:
+        settings = {
+            "listen_addresses": "''",
+            "port": str(self._port),
+            "unix_socket_directories": _conf_literal(str(socket_dir)),
+            "unix_socket_permissions": "0700",
+            # Bind parameters carry encryption keys: never write them to the log.
+            "log_parameter_max_length": "0",
+            "log_parameter_max_length_on_error": "0",
+            "shared_buffers": "'64MB'",
+            "max_connections": "100",
+            "work_mem": "'8MB'",
+            "maintenance_work_mem": "'64MB'",
+        }
+        if self.fast_unsafe:
+            # Tests only: a crash may corrupt the cluster, which is thrown away anyway.
+            settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+        return settings
+
+    def _write_config(self, socket_dir: Path) -> None:
+        """Rewrite pgdata/renubu.conf, included last by postgresql.conf, so settings follow the code."""
+        body = "# Written by renubu-mcp on every start; edits are overwritten.\n" + "".join(
+            f"{name} = {value}\n" for name, value in self._settings(socket_dir).items()
+        )
+        conf = self.pgdata / "renubu.conf"
+        conf.write_text(body)
+        os.chmod(conf, 0o600)
+        self._give_to_server_user(conf)
+        main_conf = self.pgdata / "postgresql.conf"
+        include = "include_if_exists = 'renubu.conf'"
+        if include not in main_conf.read_text():
+            with main_conf.open("a") as fh:
+                fh.write(f"\n# renubu-mcp settings\n{include}\n")
+
+    # --- lifecycle ---
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialize ensure/start/stop across processes sharing this data_dir."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self._lock_file, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _initialized(self) -> bool:
+        return (self.pgdata / "PG_VERSION").is_file()
+
+    def ensure(self) -> bool:
+        """Create the cluster if there is none yet; True when it was created now."""
+        with self._locked():
+            return self._ensure_locked()
+
+    def _ensure_locked(self) -> bool:
+        bindir = self.bindir
+        self._prepare_data_dir()
+        if self._initialized():
+            return False
+        if self.pgdata.exists() and any(self.pgdata.iterdir()):
+            raise EmbeddedError(f"{self.pgdata} exists but is not a PostgreSQL cluster; move it away and retry")
+        self._make_private_dir(self.pgdata, server_owned=True)
+        log.info("creating PostgreSQL cluster in %s", self.pgdata)
+        # trust is safe here: the only way in is the socket in a 0700 directory, like peer auth for its owner.
+        self._run_server_tool([
+            str(bindir / "initdb"), "-D", str(self.pgdata), "--username", OWNER_ROLE,
+            "--auth=trust", "--auth-host=reject", "--encoding=UTF8", "--locale=C",
+        ])
+        return True
+
+    def _read_pid_file(self) -> tuple[Path, int] | None:
+        """(socket dir, port) of a server that is up and accepting connections on this cluster, else None."""
+        try:
+            lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return None
+        if len(lines) < 5 or not lines[4].strip():
+            return None
+        # Line 8 is the postmaster's status; "starting" would refuse connections.
+        if len(lines) >= 8 and lines[7].strip() != "ready":
+            return None
+        try:
+            socket_dir, port = Path(lines[4].strip()), int(lines[3].strip())
+        except ValueError:
+            return None
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.settimeout(2)
+            probe.connect(str(socket_dir / f".s.PGSQL.{port}"))
+        except OSError:
+            return None
+        finally:
+            probe.close()
+        return socket_dir, port
+
+    def _wait_until_ready(self, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while (self.pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
+            if self._read_pid_file():
+                return True
+            time.sleep(0.1)
+        return False
+
+    def is_running(self) -> bool:
+        return self._read_pid_file() is not None
+
+    def start(self) -> None:
+        """Start the server unless it is already running, then create the database if missing."""
+        with self._locked():
+            if not self._initialized():
+                raise EmbeddedError(f"no cluster in {self.pgdata}; call ensure() first")
+            running = self._read_pid_file()
+            if running:
+                self._socket_dir, self._port = running
+                log.info("PostgreSQL already running in %s", self.pgdata)
+            else:
+                self._prepare_data_dir()
+                self._socket_dir = self._choose_socket_dir()
+                self._write_config(self._socket_dir)
+                log.info("starting PostgreSQL in %s", self.pgdata)
+                proc = self._run_server_tool(
+                    [str(self.bindir / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log_file),
+                     "-w", "-t", "60", "start"],
+                    check=False,
+                )
+                if proc.returncode != 0 and self._wait_until_ready():
+                    # A server was already starting (or was started by hand): use it, it is not ours to stop.
+                    self._socket_dir, self._port = self._read_pid_file()  # type: ignore[misc]
+                elif proc.returncode != 0:
+                    detail = (proc.stderr or proc.stdout).strip().splitlines()
+                    raise EmbeddedError(
+                        f"PostgreSQL did not start ({detail[-1] if detail else 'no output'}); see {self.log_file}"
+                    )
+                else:
+                    self.started_by_us = True
+        self.create_database(self.dbname, exist_ok=True)
+
+    def stop(self) -> None:
+        """Stop the server if this object started it; a server someone else started keeps running."""
+        if not self.started_by_us:
+            return
+        with self._locked():
+            if self._initialized() and (self.pgdata / "postmaster.pid").exists():
+                log.info("stopping PostgreSQL in %s", self.pgdata)
+                self._run_server_tool([str(self.bindir / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
+            self.started_by_us = False
+
+    def __enter__(self) -> "EmbeddedCluster":
+        self.ensure()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- connecting ---
+
+    def _dsn(self, user: str, dbname: str | None) -> str:
+        database = urllib.parse.quote(dbname or self.dbname, safe="")
+        host = urllib.parse.quote(str(self.socket_dir), safe="/")
+        # host as a query parameter is the socket form both libpq (psql) and asyncpg accept.
+        return f"postgresql://{user}@/{database}?host={host}&port={self._port}"
+
+    def owner_dsn(self, dbname: str | None = None) -> str:
+        """DSN for the superuser that owns the schema (migrations, tests)."""
+        return self._dsn(OWNER_ROLE, dbname)
+
+    def app_dsn(self, dbname: str | None = None) -> str:
+        """DSN for the non-owner login role the server serves through."""
+        return self._dsn(APP_ROLE, dbname)
+
+    # --- databases ---
+
+    def _owner_execute(self, sql: str, *args: object) -> Any:
+        async def go() -> Any:
+            conn = await asyncpg.connect(self.owner_dsn("postgres"))
+            try:
+                return await conn.fetchval(sql, *args) if args else await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        return run_async(go)
+
+    def database_exists(self, name: str) -> bool:
+        return bool(self._owner_execute("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name))
+
+    def create_database(self, name: str, template: str | None = None, *, exist_ok: bool = False) -> None:
+        """CREATE DATABASE name [TEMPLATE template]; cloning a template is how tests get a fresh copy fast."""
+        if exist_ok and self.database_exists(name):
+            return
+        sql = f"CREATE DATABASE {quote_ident(name)}"
+        if template:
+            sql += f" TEMPLATE {quote_ident(template)}"
+        try:
+            self._owner_execute(sql)
+        except asyncpg.DuplicateDatabaseError:
+            if not exist_ok:
+                raise
+
+    def drop_database(self, name: str) -> None:
+        """DROP DATABASE IF EXISTS, disconnecting anyone still connected."""
+        self._owner_execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+
+    # --- token key ---
+
+    def token_key(self) -> str:
+        """The token-encryption key of the embedded setup: made once into token.key (0600), then reused."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.token_file.exists():
+            self._write_new_token_key()
+        st = os.stat(self.token_file)
+        if st.st_mode & 0o077:
+            raise EmbeddedError(
+                f"{self.token_file} is readable by other users (mode {st.st_mode & 0o777:o}); "
+                f"run chmod 600 {self.token_file} if nobody else has read it, otherwise replace it"
+            )
+        key = self.token_file.read_text().strip()
+        if not key:
+            raise EmbeddedError(f"{self.token_file} is empty; restore it from a backup")
+        return key
+
+    def _write_new_token_key(self) -> None:
+        # Write a temp file then link it into place: a concurrent reader never sees a half-written key,
+        # and the loser of a race keeps the winner's key.
+        tmp = self.data_dir / f".token.key.{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, self.token_file)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def default_cluster(data_dir: Path | None = None, **kwargs: Any) -> EmbeddedCluster:
+    """The cluster for the current settings (RENUBU_DATA_DIR, default ~/.local/share/renubu-mcp)."""
+    if data_dir is None:
+        from .config import Settings
+
+        data_dir = Settings.from_env().data_dir
+    return EmbeddedCluster(data_dir, **kwargs)

@@ -1,0 +1,2 @@
+"""Resource placeholder (being written)."""
+def register(server, toolsets): pass

@@ -1,0 +1,7 @@
+"""Docs toolset (being written)."""
+
+from __future__ import annotations
+
+from .registry import Toolset
+
+toolset = Toolset("docs")

@@ -1,0 +1,7 @@
+"""Features toolset (being written)."""
+
+from __future__ import annotations
+
+from .registry import Toolset
+
+toolset = Toolset("features")

@@ -1,0 +1,7 @@
+"""Workflows toolset (being written)."""
+
+from __future__ import annotations
+
+from .registry import Toolset
+
+toolset = Toolset("workflows")
