@@ -348,9 +348,9 @@ GRANT EXECUTE ON FUNCTION public.find_user(text, uuid) TO authenticator;
 /* ROLLBACK
 DROP FUNCTION IF EXISTS public.find_user(text, uuid);
 DROP TABLE IF EXISTS public.contacts;
-DROP FUNCTION IF EXISTS public.assigned_customer_ids();
 DROP TABLE IF EXISTS public.customer_assignments;
 DROP TABLE IF EXISTS public.customers;
+DROP FUNCTION IF EXISTS public.assigned_customer_ids();
 DROP TRIGGER IF EXISTS on_auth_user_created ON auth.users;
 DROP FUNCTION IF EXISTS public.handle_new_user();
 DROP TABLE IF EXISTS public.profiles;

@@ -23,8 +23,19 @@ log = logging.getLogger("renubu_mcp")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Run the MCP server (stdio). Filled in separately."""
-    raise NotImplementedError("`renubu-mcp serve` is not implemented yet")
+    """Run the MCP server over stdio as the configured user; flags override RENUBU_* settings."""
+    from dataclasses import replace
+
+    from .config import parse_toolsets
+    from .server import build_server
+
+    settings = Settings.from_env()
+    if getattr(args, "read_only", False):
+        settings = replace(settings, read_only=True)
+    if getattr(args, "toolsets", None):
+        settings = replace(settings, toolsets=parse_toolsets(args.toolsets))
+    build_server(settings).run("stdio")
+    return 0
 
 
 # --- db ------------------------------------------------------------------------------------------
@@ -80,6 +91,13 @@ def _db(args: argparse.Namespace) -> int:
 # --- wiring --------------------------------------------------------------------------------------
 
 
+def _first_leaf(exc: BaseException) -> BaseException:
+    """The error that matters inside the task groups the server runs in (a start-up failure, say)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="renubu-mcp",
@@ -89,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the MCP server (the default)")
+    serve.add_argument("--transport", choices=["stdio"], default="stdio", help="how clients connect (default: stdio)")
+    serve.add_argument("--read-only", action="store_true", help="offer no write tool; run every transaction READ ONLY")
+    serve.add_argument("--toolsets", metavar="LIST", help="comma-separated toolsets to offer, e.g. customers,docs")
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="database maintenance (runs as the schema owner)")
@@ -118,8 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # one line for people, no traceback; RENUBU_LOG_LEVEL=DEBUG shows it
+    except Exception as raised:  # one line for people, no traceback; RENUBU_LOG_LEVEL=DEBUG shows it
         log.debug("command failed", exc_info=True)
+        exc = _first_leaf(raised)
         # PostgreSQL errors carry DETAIL/HINT lines worth keeping: fold them into the one line.
         message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
         print(f"renubu-mcp: {message}", file=sys.stderr)

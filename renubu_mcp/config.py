@@ -14,6 +14,9 @@ class ConfigError(ValueError):
 
 
 def _default_data_dir() -> Path:
+    if os.geteuid() == 0:
+        # As root the cluster runs as the `postgres` user, which cannot enter /root.
+        return Path("/var/lib/renubu-mcp")
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "renubu-mcp"
 
@@ -22,7 +25,7 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _toolsets(value: str | None) -> tuple[str, ...]:
+def parse_toolsets(value: str | None) -> tuple[str, ...]:
     if not value or not value.strip():
         return TOOLSETS
     names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
@@ -71,7 +74,7 @@ class Settings:
             jwt_issuer=get("JWT_ISSUER"),
             jwt_audience=get("JWT_AUDIENCE"),
             read_only=_flag(get("READ_ONLY")),
-            toolsets=_toolsets(get("TOOLSETS")),
+            toolsets=parse_toolsets(get("TOOLSETS")),
             statement_timeout_ms=timeout,
             pool_max_size=pool_max,
             log_level=(get("LOG_LEVEL") or "WARNING").upper(),

@@ -44,7 +44,13 @@ def app_state(ctx: Context) -> AppState:
 @asynccontextmanager
 async def user_transaction(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
     """One transaction as the calling user; database errors become tool errors that leak nothing."""
-    app = app_state(ctx)
+    async with transaction_as_caller(app_state(ctx)) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def transaction_as_caller(app: AppState) -> AsyncIterator[asyncpg.Connection]:
+    """user_transaction for code that holds the app state but no request context (static resources)."""
     try:
         async with app.db.as_user(app.principal()) as conn:
             yield conn

@@ -1,2 +1,79 @@
-"""Resource placeholder (being written)."""
-def register(server, toolsets): pass
+"""Resources: the same records the tools return, addressed by renubu:// URIs, with the same visibility."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from pydantic import BaseModel
+
+from .context import AppState
+from .errors import InvalidArgument, NotFound
+from .tools import customers, docs, features, workflows
+
+JSON = "application/json"
+
+
+async def _as_resource(read: Callable[..., Awaitable[BaseModel]], *args: Any, **kwargs: Any) -> str:
+    """Run a tool's read as a resource read: its result as JSON, its errors as resource errors."""
+    try:
+        result = await read(*args, **kwargs)
+    except (NotFound, InvalidArgument) as exc:
+        raise ResourceNotFoundError(str(exc)) from None
+    except ToolError as exc:
+        raise ResourceError(str(exc)) from None
+    return result.model_dump_json()
+
+
+def _uuid(value: str, what: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise ResourceNotFoundError(f"{what} ids are UUIDs; {value!r} is not one") from None
+
+
+def _int(value: str, what: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ResourceNotFoundError(f"{what} must be a positive whole number, not {value!r}")
+    return int(value)
+
+
+def register(server: MCPServer, toolsets: tuple[str, ...], app: Callable[[], AppState]) -> None:
+    """Add the resources of the offered toolsets; `app` gives the running app state."""
+    if "customers" in toolsets:
+        @server.resource("renubu://customers/{customer_id}", title="Customer", mime_type=JSON,
+                         description="One customer in full (contacts, open workflows and tasks, recent actions).")
+        async def customer(customer_id: str, ctx: Context) -> str:
+            return await _as_resource(customers.get_customer, ctx, _uuid(customer_id, "customer"))
+
+    if "workflows" in toolsets:
+        @server.resource("renubu://workflows/{workflow_id}", title="Workflow", mime_type=JSON,
+                         description="One workflow execution with its tasks and actions.")
+        async def workflow(workflow_id: str, ctx: Context) -> str:
+            return await _as_resource(workflows.get_workflow, ctx, _uuid(workflow_id, "workflow"))
+
+    if "docs" in toolsets:
+        @server.resource("renubu://docs/{slug}", title="Documentation page", mime_type=JSON,
+                         description="The current version of a documentation page.")
+        async def doc(slug: str, ctx: Context) -> str:
+            return await _as_resource(docs.get_doc, ctx, slug)
+
+        @server.resource("renubu://docs/{slug}/versions/{version_number}", title="Documentation version",
+                         mime_type=JSON, description="A documentation page as snapshotted at one release.")
+        async def doc_version(slug: str, version_number: str, ctx: Context) -> str:
+            return await _as_resource(docs.get_doc, ctx, slug, _int(version_number, "version_number"))
+
+        @server.resource("renubu://releases/current", title="Current release", mime_type=JSON,
+                         description="The current Renubu release.")
+        async def current_release() -> str:
+            return await _as_resource(docs.current_release, app())
+
+    if "features" in toolsets:
+        @server.resource("renubu://features/{slug}", title="Feature", mime_type=JSON,
+                         description="One feature of the product registry with its change history.")
+        async def feature(slug: str, ctx: Context) -> str:
+            return await _as_resource(features.get_feature, ctx, slug)

@@ -45,11 +45,18 @@ def selected_tools(settings: Settings) -> Iterable[ToolSpec]:
 def build_server(settings: Settings, *, stdio_user: bool = True) -> MCPServer:
     """The MCP server for these settings; the database opens when a session starts (the lifespan)."""
 
+    running: list[AppState] = []  # for the one static resource, which gets no request context
+
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
         async with open_backend(settings) as backend:
             principal = await resolve_stdio_principal(settings, backend.db) if stdio_user else None
-            yield AppState(settings=settings, db=backend.db, stdio_principal=principal, token_key=backend.token_key)
+            state = AppState(settings=settings, db=backend.db, stdio_principal=principal, token_key=backend.token_key)
+            running.append(state)
+            try:
+                yield state
+            finally:
+                running.remove(state)
 
     server = MCPServer(
         "renubu",
@@ -64,6 +71,6 @@ def build_server(settings: Settings, *, stdio_user: bool = True) -> MCPServer:
         server.add_tool(
             spec.fn, name=spec.name, title=spec.title, annotations=spec.annotations, structured_output=True
         )
-    resources.register(server, settings.toolsets)
+    resources.register(server, settings.toolsets, app=lambda: running[-1])
     prompts.register(server, settings.toolsets)
     return server

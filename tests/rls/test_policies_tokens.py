@@ -1,0 +1,135 @@
+"""OAuth tokens: their user's alone (not even an admin's), and encrypted at rest with AES-256.
+
+alice owns TOKEN_ALICE (on her install UI_ALICE); her install UI_ALICE_DEPRECATED has no token yet.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from . import world as w
+from .access import DENIED, NONE, OK, RLS, TableCase, attempt, cells, check_cell, ops, rolled_back
+from .world import PRINCIPALS
+
+CASES = [
+    TableCase(
+        "oauth_tokens", w.TOKEN_ALICE,
+        "INSERT INTO public.oauth_tokens (id, user_integration_id, user_id, access_token_encrypted, encryption_key_id)"
+        " VALUES ($1, $2, $3, '\\x00'::bytea, 'k1') RETURNING id",
+        (w.UI_ALICE_DEPRECATED, w.ALICE),
+        expect={
+            "alice": ops(OK, OK, OK, OK),
+            "bob": ops(NONE, RLS, NONE, NONE),
+            "admin": ops(NONE, RLS, NONE, NONE),  # not even an admin
+            "anon": ops(DENIED, DENIED, DENIED, DENIED),
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "actor", "op", "expect"), cells(CASES))
+async def test_each_actor_gets_exactly_the_access_the_token_policy_grants(app, case, actor, op, expect):
+    await check_cell(app, case, actor, op, expect)
+
+
+async def test_a_user_cannot_attach_a_token_to_someone_elses_install(app):
+    outcome = await attempt(
+        app, PRINCIPALS["alice"],
+        "INSERT INTO public.oauth_tokens (user_integration_id, user_id, access_token_encrypted, encryption_key_id)"
+        " VALUES ($1, $2, '\\x00'::bytea, 'k1') RETURNING id", w.UI_BOB, w.ALICE,
+    )
+    assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
+    assert "row-level security" in str(outcome.error)
+
+
+async def test_a_user_cannot_give_their_token_row_to_someone_else(app):
+    outcome = await attempt(
+        app, PRINCIPALS["alice"], "UPDATE public.oauth_tokens SET user_id = $2 WHERE id = $1 RETURNING id",
+        w.TOKEN_ALICE, w.BOB,
+    )
+    assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
+
+
+async def test_the_owner_decrypts_their_stored_token(app):
+    outcome = await attempt(
+        app, PRINCIPALS["alice"],
+        "SELECT public.decrypt_oauth_token(access_token_encrypted, $2) FROM public.oauth_tokens WHERE id = $1",
+        w.TOKEN_ALICE, w.WORLD_KEY,
+    )
+    assert [r[0] for r in outcome.rows] == ["alice-access-token"], outcome.describe()
+
+
+# --- encrypt_oauth_token / decrypt_oauth_token, called as a signed-in user with the key as a bind parameter ---
+
+KEY = "0123456789abcdef0123456789abcdef0123456789abcdef"
+PLAIN = "ya29.a0-very-secret-access-token"
+
+
+async def encrypt(app, plaintext=PLAIN, key=KEY) -> bytes:
+    outcome = await attempt(app, PRINCIPALS["alice"], "SELECT public.encrypt_oauth_token($1, $2)", plaintext, key)
+    assert outcome.error is None, outcome.describe()
+    return outcome.rows[0][0]
+
+
+async def test_a_token_survives_the_encryption_round_trip(app):
+    ciphertext = await encrypt(app)
+    outcome = await attempt(app, PRINCIPALS["alice"], "SELECT public.decrypt_oauth_token($1, $2)", ciphertext, KEY)
+    assert outcome.rows[0][0] == PLAIN
+
+
+async def test_the_ciphertext_does_not_contain_the_plaintext(app):
+    ciphertext = await encrypt(app)
+    assert PLAIN.encode() not in ciphertext
+    assert PLAIN.encode()[:8] not in ciphertext
+
+
+async def test_encrypting_the_same_token_twice_gives_different_ciphertexts(app):
+    assert await encrypt(app) != await encrypt(app)
+
+
+@pytest.mark.parametrize("key", [None, ""], ids=["null key", "empty key"])
+@pytest.mark.parametrize("call", [
+    "SELECT public.encrypt_oauth_token('t', $1)",
+    "SELECT public.decrypt_oauth_token('\\xc30d'::bytea, $1)",
+], ids=["encrypt", "decrypt"])
+async def test_a_missing_key_raises_instead_of_storing_null(app, call, key):
+    outcome = await attempt(app, PRINCIPALS["alice"], call, key)
+    assert isinstance(outcome.error, asyncpg.InvalidParameterValueError), outcome.describe()
+    assert "key is missing" in str(outcome.error)
+
+
+async def test_the_ciphertext_is_aes256(app):
+    ciphertext = await encrypt(app)
+    sql = "SELECT extensions.pgp_sym_decrypt($1, $2, $3)"
+    ok = await attempt(app, PRINCIPALS["alice"], sql, ciphertext, KEY, "expect-cipher-algo=aes256")
+    assert ok.error is None and ok.rows[0][0] == PLAIN, ok.describe()
+    wrong_algo = await attempt(app, PRINCIPALS["alice"], sql, ciphertext, KEY, "expect-cipher-algo=aes128")
+    assert isinstance(wrong_algo.error, asyncpg.PostgresError), wrong_algo.describe()
+
+
+async def test_a_wrong_key_does_not_decrypt(app):
+    ciphertext = await encrypt(app)
+    outcome = await attempt(
+        app, PRINCIPALS["alice"], "SELECT public.decrypt_oauth_token($1, $2)", ciphertext, KEY + "x"
+    )
+    assert isinstance(outcome.error, asyncpg.PostgresError), outcome.describe()
+    assert "Wrong key or corrupt data" in str(outcome.error)
+    assert KEY not in str(outcome.error)
+
+
+async def test_anon_cannot_call_the_token_functions(app):
+    outcome = await attempt(app, PRINCIPALS["anon"], "SELECT public.encrypt_oauth_token('t', $1)", KEY)
+    assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
+    assert "permission denied for function" in str(outcome.error)
+
+
+async def test_a_stored_token_never_leaks_across_users_even_decrypted_with_the_right_key(app):
+    async def steal(conn):
+        return await conn.fetch(
+            "SELECT public.decrypt_oauth_token(access_token_encrypted, $1) FROM public.oauth_tokens", w.WORLD_KEY
+        )
+
+    for thief in ("bob", "admin"):
+        plaintexts = {r[0] for r in await rolled_back(app, PRINCIPALS[thief], steal)}
+        assert "alice-access-token" not in plaintexts
