@@ -154,11 +154,11 @@ RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
   SELECT coalesce(public.current_user_role() IN ('admin', 'pm'), false)
 $$;
 
-REVOKE ALL ON FUNCTION public.current_user_role(), public.is_admin(), public.is_admin_or_pm() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.current_user_role(), public.is_admin(), public.is_admin_or_pm() FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION public.current_user_role(), public.is_admin(), public.is_admin_or_pm()
   TO authenticated, service_role;
 
--- A user may edit their own profile but never their role: RLS cannot compare old and
+-- A user may edit their own profile but never their role, nor undo their deactivation: RLS cannot compare old and
 -- new values, so a trigger guards the column for the request roles.
 CREATE OR REPLACE FUNCTION public.guard_profile_role()
 RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $$
@@ -167,6 +167,12 @@ BEGIN
      AND current_user IN ('anon', 'authenticated')
      AND NOT public.is_admin() THEN
     RAISE EXCEPTION 'only an admin can change a role' USING ERRCODE = '42501';
+  END IF;
+  -- is_admin() ignores deactivated profiles, so a deactivated admin fails this too.
+  IF OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL
+     AND current_user IN ('anon', 'authenticated')
+     AND NOT public.is_admin() THEN
+    RAISE EXCEPTION 'only an admin can restore a profile' USING ERRCODE = '42501';
   END IF;
   RETURN NEW;
 END
@@ -185,7 +191,7 @@ BEGIN
   RETURN NEW;
 END
 $$;
-REVOKE ALL ON FUNCTION public.handle_new_user() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.handle_new_user() FROM PUBLIC, anon, authenticated, service_role;
 CREATE OR REPLACE TRIGGER on_auth_user_created
   AFTER INSERT ON auth.users
   FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
@@ -257,7 +263,7 @@ RETURNS SETOF uuid LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS 
   SELECT a.customer_id FROM public.customer_assignments a
   WHERE a.user_id = (SELECT auth.uid())
 $$;
-REVOKE ALL ON FUNCTION public.assigned_customer_ids() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.assigned_customer_ids() FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION public.assigned_customer_ids() TO authenticated, service_role;
 
 DROP POLICY IF EXISTS "Users see assigned customers, admins see all" ON public.customers;
@@ -328,6 +334,10 @@ CREATE POLICY "Admins delete contacts" ON public.contacts
   FOR DELETE TO authenticated
   USING ((SELECT public.is_admin()));
 
+-- Supabase grants ALL on new tables to anon and authenticated by default (TRUNCATE
+-- ignores RLS): take everything back, then grant only what the policies are written for.
+REVOKE ALL ON public.profiles, public.customers, public.customer_assignments, public.contacts
+  FROM anon, authenticated, service_role;
 GRANT SELECT, INSERT, UPDATE, DELETE
   ON public.profiles, public.customers, public.customer_assignments, public.contacts
   TO authenticated, service_role;
@@ -342,7 +352,7 @@ RETURNS TABLE (id uuid, email text) LANGUAGE sql STABLE SECURITY DEFINER SET sea
   WHERE (p_email IS NOT NULL AND lower(u.email) = lower(p_email)) OR (p_id IS NOT NULL AND u.id = p_id)
   LIMIT 1
 $$;
-REVOKE ALL ON FUNCTION public.find_user(text, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.find_user(text, uuid) FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION public.find_user(text, uuid) TO authenticator;
 
 /* ROLLBACK

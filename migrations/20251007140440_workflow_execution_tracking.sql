@@ -61,9 +61,10 @@ RETURNS SETOF uuid LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS 
   SELECT e.id FROM public.workflow_executions e
   WHERE e.user_id = (SELECT auth.uid())
 $$;
-REVOKE ALL ON FUNCTION public.owned_workflow_execution_ids() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.owned_workflow_execution_ids() FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION public.owned_workflow_execution_ids() TO authenticated, service_role;
 
+REVOKE ALL ON public.workflow_executions FROM anon, authenticated, service_role;  -- see the core migration
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.workflow_executions TO authenticated, service_role;
 
 /* ROLLBACK

@@ -45,6 +45,7 @@ CREATE POLICY "Admins delete tasks" ON public.workflow_tasks
   FOR DELETE TO authenticated
   USING ((SELECT public.is_admin()));
 
+REVOKE ALL ON public.workflow_tasks FROM anon, authenticated, service_role;  -- see the core migration
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.workflow_tasks TO authenticated, service_role;
 
 /* ROLLBACK

@@ -31,7 +31,10 @@ DROP POLICY IF EXISTS "Users record own actions" ON public.workflow_actions;
 CREATE POLICY "Users record own actions" ON public.workflow_actions
   FOR INSERT TO authenticated
   WITH CHECK (user_id = (SELECT auth.uid())
-              AND ((SELECT public.is_admin()) OR workflow_execution_id IN (SELECT public.owned_workflow_execution_ids())));
+              AND ((SELECT public.is_admin()) OR workflow_execution_id IN (SELECT public.owned_workflow_execution_ids()))
+              AND (task_id IS NULL OR task_id IN (
+                SELECT t.id FROM public.workflow_tasks t
+                WHERE t.workflow_execution_id = workflow_actions.workflow_execution_id)));
 DROP POLICY IF EXISTS "Users update own actions, admins update all" ON public.workflow_actions;
 CREATE POLICY "Users update own actions, admins update all" ON public.workflow_actions
   FOR UPDATE TO authenticated
@@ -43,6 +46,7 @@ CREATE POLICY "Admins delete actions" ON public.workflow_actions
   FOR DELETE TO authenticated
   USING ((SELECT public.is_admin()));
 
+REVOKE ALL ON public.workflow_actions FROM anon, authenticated, service_role;  -- see the core migration
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.workflow_actions TO authenticated, service_role;
 
 /* ROLLBACK

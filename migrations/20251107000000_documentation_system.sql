@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS public.help_articles (
 ALTER TABLE public.help_articles ENABLE ROW LEVEL SECURITY;
 CREATE INDEX IF NOT EXISTS idx_help_articles_doc_id ON public.help_articles (doc_id);
 CREATE INDEX IF NOT EXISTS idx_help_articles_published ON public.help_articles (published, category);
+CREATE INDEX IF NOT EXISTS idx_help_articles_deleted_at ON public.help_articles (deleted_at);
 CREATE OR REPLACE TRIGGER help_articles_updated_at
   BEFORE UPDATE ON public.help_articles
   FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
@@ -118,12 +119,14 @@ CREATE POLICY "Admins write releases" ON public.releases
 
 DROP POLICY IF EXISTS "Anyone reads published help articles" ON public.help_articles;
 CREATE POLICY "Anyone reads published help articles" ON public.help_articles
-  FOR SELECT TO anon, authenticated USING (published = true);
+  FOR SELECT TO anon, authenticated USING (published = true AND deleted_at IS NULL);
 DROP POLICY IF EXISTS "Admins manage help articles" ON public.help_articles;
 CREATE POLICY "Admins manage help articles" ON public.help_articles
   FOR ALL TO authenticated
   USING ((SELECT public.is_admin())) WITH CHECK ((SELECT public.is_admin()));
 
+REVOKE ALL ON public.documentation, public.documentation_versions, public.releases, public.help_articles
+  FROM anon, authenticated, service_role;  -- see the core migration
 GRANT SELECT, INSERT, UPDATE, DELETE
   ON public.documentation, public.documentation_versions, public.releases, public.help_articles
   TO authenticated, service_role;
@@ -174,7 +177,7 @@ BEGIN
   RETURN new_release_id;
 END
 $$;
-REVOKE ALL ON FUNCTION public.create_release_snapshot(text, date, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.create_release_snapshot(text, date, text[]) FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION public.create_release_snapshot(text, date, text[]) TO authenticated, service_role;
 
 /* ROLLBACK

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS public.feature_updates (
   new_value text,
   note text CHECK (note IS NULL OR length(note) <= 5000),
   changed_by uuid DEFAULT auth.uid() REFERENCES auth.users (id) ON DELETE SET NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
+  -- clock_timestamp, not now(): entries written in one transaction keep their order.
+  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE public.feature_updates ENABLE ROW LEVEL SECURITY;
@@ -71,7 +72,7 @@ BEGIN
   RETURN NEW;
 END
 $$;
-REVOKE ALL ON FUNCTION public.log_feature_changes() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.log_feature_changes() FROM PUBLIC, anon, authenticated, service_role;
 CREATE OR REPLACE TRIGGER features_log_changes
   AFTER INSERT OR UPDATE ON public.features
   FOR EACH ROW EXECUTE FUNCTION public.log_feature_changes();
@@ -80,9 +81,17 @@ DROP POLICY IF EXISTS "Authenticated users read features" ON public.features;
 CREATE POLICY "Authenticated users read features" ON public.features
   FOR SELECT TO authenticated USING (true);
 DROP POLICY IF EXISTS "Admins and PMs write features" ON public.features;
-CREATE POLICY "Admins and PMs write features" ON public.features
-  FOR ALL TO authenticated
+DROP POLICY IF EXISTS "Admins and PMs add features" ON public.features;
+CREATE POLICY "Admins and PMs add features" ON public.features
+  FOR INSERT TO authenticated WITH CHECK ((SELECT public.is_admin_or_pm()));
+DROP POLICY IF EXISTS "Admins and PMs change features" ON public.features;
+CREATE POLICY "Admins and PMs change features" ON public.features
+  FOR UPDATE TO authenticated
   USING ((SELECT public.is_admin_or_pm())) WITH CHECK ((SELECT public.is_admin_or_pm()));
+-- Deleting a feature cascades to its change log, which only admins may erase.
+DROP POLICY IF EXISTS "Admins delete features" ON public.features;
+CREATE POLICY "Admins delete features" ON public.features
+  FOR DELETE TO authenticated USING ((SELECT public.is_admin()));
 
 DROP POLICY IF EXISTS "Authenticated users read feature updates" ON public.feature_updates;
 CREATE POLICY "Authenticated users read feature updates" ON public.feature_updates
@@ -100,6 +109,7 @@ DROP POLICY IF EXISTS "Admins delete feature updates" ON public.feature_updates;
 CREATE POLICY "Admins delete feature updates" ON public.feature_updates
   FOR DELETE TO authenticated USING ((SELECT public.is_admin()));
 
+REVOKE ALL ON public.features, public.feature_updates FROM anon, authenticated, service_role;  -- see the core migration
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.features, public.feature_updates TO authenticated, service_role;
 
 /* ROLLBACK

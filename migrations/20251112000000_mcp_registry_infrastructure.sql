@@ -92,7 +92,7 @@ RETURNS SETOF uuid LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS 
   SELECT u.integration_id FROM public.user_integrations u
   WHERE u.user_id = (SELECT auth.uid()) AND u.deleted_at IS NULL
 $$;
-REVOKE ALL ON FUNCTION public.owned_user_integration_ids(), public.installed_integration_ids() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.owned_user_integration_ids(), public.installed_integration_ids() FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION public.owned_user_integration_ids(), public.installed_integration_ids()
   TO authenticated, service_role;
 
@@ -133,13 +133,20 @@ CREATE POLICY "Users access only own tokens" ON public.oauth_tokens
   WITH CHECK (user_id = (SELECT auth.uid())
               AND user_integration_id IN (SELECT public.owned_user_integration_ids()));
 
+REVOKE ALL ON public.mcp_integrations, public.user_integrations, public.oauth_tokens
+  FROM anon, authenticated, service_role;  -- see the core migration (this must precede the column grant)
+GRANT INSERT, UPDATE, DELETE ON public.mcp_integrations TO authenticated;
+GRANT SELECT, INSERT, DELETE ON public.user_integrations, public.oauth_tokens TO authenticated;
+GRANT UPDATE ON public.oauth_tokens TO authenticated;
+-- An install never moves to another integration or user (that would dodge the
+-- "enabled entries only" check on INSERT): only these columns may change.
+GRANT UPDATE (status, scopes, installed_at, last_error, last_used_at, metadata, updated_at, deleted_at)
+  ON public.user_integrations TO authenticated;
 -- The client secret column is left out of the request roles' SELECT grant.
 GRANT SELECT (id, slug, name, description, category, connection_type, status, authorization_url,
               token_url, revocation_url, default_scopes, client_id, client_secret_key_id,
               api_base_url, docs_url, icon_url, created_by, created_at, updated_at, deleted_at)
   ON public.mcp_integrations TO authenticated;
-GRANT INSERT, UPDATE, DELETE ON public.mcp_integrations TO authenticated;
-GRANT SELECT, INSERT, UPDATE, DELETE ON public.user_integrations, public.oauth_tokens TO authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.mcp_integrations, public.user_integrations, public.oauth_tokens
   TO service_role;
 
@@ -178,12 +185,18 @@ BEGIN
       IF p_ciphertext IS NULL THEN
         RETURN NULL;
       END IF;
+      -- pgcrypto's expect-cipher-algo only warns on a mismatch, so read the packet header:
+      -- a new-format symmetric-key session packet (0xC3), version 4, cipher 9 (AES-256).
+      IF length(p_ciphertext) < 4 OR get_byte(p_ciphertext, 0) <> 195
+         OR get_byte(p_ciphertext, 2) <> 4 OR get_byte(p_ciphertext, 3) <> 9 THEN
+        RAISE EXCEPTION 'ciphertext is not AES-256 PGP data' USING ERRCODE = '22023';
+      END IF;
       RETURN %1$I.pgp_sym_decrypt(p_ciphertext, p_key, 'expect-cipher-algo=aes256');
     END
     $b$ $f$, crypto_schema);
 END
 $do$;
-REVOKE ALL ON FUNCTION public.encrypt_oauth_token(text, text), public.decrypt_oauth_token(bytea, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.encrypt_oauth_token(text, text), public.decrypt_oauth_token(bytea, text) FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION public.encrypt_oauth_token(text, text), public.decrypt_oauth_token(bytea, text)
   TO authenticated, service_role;
 
@@ -198,7 +211,7 @@ RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
     AND i.deleted_at IS NULL
     AND (public.is_admin() OR i.id IN (SELECT public.installed_integration_ids()))
 $$;
-REVOKE ALL ON FUNCTION public.integration_client_secret(uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.integration_client_secret(uuid, text) FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION public.integration_client_secret(uuid, text) TO authenticated, service_role;
 
 /* ROLLBACK

@@ -47,6 +47,7 @@ DROP POLICY IF EXISTS "Admins delete conditions" ON public.workflow_conditions;
 CREATE POLICY "Admins delete conditions" ON public.workflow_conditions
   FOR DELETE TO authenticated USING ((SELECT public.is_admin()));
 
+REVOKE ALL ON public.workflow_conditions FROM anon, authenticated, service_role;  -- see the core migration
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.workflow_conditions TO authenticated, service_role;
 
 -- Wake snoozed executions whose time has come or any of whose wake conditions holds,
@@ -108,7 +109,7 @@ BEGIN
   RETURNING e.id, e.wake_reason;
 END
 $$;
-REVOKE ALL ON FUNCTION public.wake_due_workflows(uuid, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.wake_due_workflows(uuid, uuid) FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION public.wake_due_workflows(uuid, uuid) TO authenticated, service_role;
 
 /* ROLLBACK

@@ -45,7 +45,7 @@ def from_database_error(exc: asyncpg.PostgresError) -> ToolError:
         return Forbidden("the server is in read-only mode")
     if isinstance(exc, asyncpg.QueryCanceledError):
         return Unavailable("the database took too long to answer; try a narrower request")
-    if isinstance(exc, asyncpg.RaiseError) and exc.sqlstate == "P0002":
+    if exc.sqlstate == "P0002":  # no_data_found, raised by our SQL functions for unknown names
         return NotFound(str(exc.message))
     if exc.sqlstate in {"22023", "P0001"}:
         # Our own functions raise these with messages written for people.

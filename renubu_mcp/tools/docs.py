@@ -10,7 +10,7 @@ import asyncpg
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from ..context import user_transaction
+from ..context import AppState, transaction_as_caller, user_transaction
 from ..errors import Conflict, Forbidden, InvalidArgument, NotFound
 from .common import UNTRUSTED, Cursor, Limit
 from .paging import decode_cursor, page
@@ -173,7 +173,7 @@ async def _doc_not_found(conn: asyncpg.Connection, slug: str) -> NotFound:
         """,
         slug,
     )
-    hint = f"; similar slugs: {', '.join(r['slug'] for r in similar)}" if similar else ""
+    hint = f"; docs with related words: {', '.join(r['slug'] for r in similar)}" if similar else ""
     return NotFound(f"no doc with slug {slug!r}{hint}. Find docs with search_docs")
 
 
@@ -301,6 +301,15 @@ async def list_releases(ctx: Context, limit: Limit = 20, cursor: Cursor = None) 
     return ReleasePage(releases=[Release(**dict(r)) for r in items], next_cursor=next_cursor)
 
 
+async def current_release(app: AppState) -> Release:
+    """The one current release (the renubu://releases/current resource; static resources get no Context)."""
+    async with transaction_as_caller(app) as conn:
+        row = await conn.fetchrow(f"SELECT {_RELEASE_COLUMNS} FROM public.releases r WHERE r.is_current")
+    if row is None:
+        raise NotFound("no release is current yet; an admin makes one with create_release_snapshot")
+    return Release(**dict(row))
+
+
 @toolset.write("Create release snapshot", destructive=False, idempotent=False)
 async def create_release_snapshot(
     ctx: Context,
@@ -328,10 +337,8 @@ async def create_release_snapshot(
             if exc.constraint_name == "idx_releases_one_current":
                 raise Conflict("another release snapshot is being created right now; try again") from None
             raise Conflict(f"release {version!r} already exists; choose a new version (see list_releases)") from None
-        except asyncpg.RaiseError as exc:
-            if exc.sqlstate == "P0002":
-                raise NotFound(f"{exc.message}; nothing was changed. Find slugs with search_docs") from None
-            raise
+        except asyncpg.exceptions.NoDataFoundError as exc:  # P0002: the function names the unknown slugs
+            raise NotFound(f"{exc.message}; nothing was changed. Find slugs with search_docs") from None
         release = await conn.fetchrow(f"SELECT {_RELEASE_COLUMNS} FROM public.releases r WHERE r.id = $1", release_id)
         docs = await conn.fetch(
             "SELECT d.slug, v.title, v.version_number FROM public.documentation_versions v "
@@ -345,7 +352,7 @@ async def create_release_snapshot(
 async def list_help_articles(
     ctx: Context,
     category: Annotated[str | None, Field(min_length=1, max_length=100, description=(
-        "Exact category, e.g. 'Getting Started', 'Renewals', 'Integrations'."))] = None,
+        "Category (any case), e.g. 'Getting Started', 'Renewals', 'Integrations'."))] = None,
     difficulty: Annotated[Literal["beginner", "intermediate", "advanced"] | None, Field(
         description="beginner, intermediate or advanced.")] = None,
     limit: Limit = 20,
@@ -366,7 +373,7 @@ async def list_help_articles(
             FROM public.help_articles h
             LEFT JOIN public.documentation d ON d.id = h.doc_id AND d.deleted_at IS NULL
             WHERE h.deleted_at IS NULL
-              AND ($1::text IS NULL OR h.category = $1)
+              AND ($1::text IS NULL OR lower(h.category) = lower($1))
               AND ($2::text IS NULL OR h.difficulty = $2)
             ORDER BY h.category, h.title, h.id
             LIMIT $3 OFFSET $4

@@ -11,6 +11,7 @@ from ..errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+MAX_OFFSET = 10_000_000
 
 
 def _fingerprint(query: dict[str, Any]) -> str:
@@ -33,7 +34,7 @@ def decode_cursor(cursor: str | None, query: dict[str, Any]) -> int:
         offset, fingerprint = data["o"], data["q"]
     except Exception:
         raise InvalidArgument("cursor is not valid; pass the next_cursor of a previous page unchanged") from None
-    if not isinstance(offset, int) or offset < 0 or fingerprint != _fingerprint(query):
+    if type(offset) is not int or not 0 <= offset <= MAX_OFFSET or fingerprint != _fingerprint(query):
         raise InvalidArgument("cursor belongs to a different query; start again without a cursor")
     return offset
 

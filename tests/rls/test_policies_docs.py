@@ -1,6 +1,6 @@
 """Documentation, its versions, releases and help articles: signed-in users read, admins write.
 
-There is no per-user owner here: the writer is the admin; alice (a CSM) is the other signed-in user.
+There is no per-user owner here: the writer is the admin; alice (a CSM) and pat (a PM) are other signed-in users.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ CASES = [
         "INSERT INTO public.documentation (id, slug, title, content) VALUES ($1, 'new-doc', 'New', 'Body') RETURNING id",
         expect={
             "alice": ops(OK, RLS, NONE, NONE, soft_delete=NONE),
+            "pat": ops(OK, RLS, NONE, NONE, soft_delete=NONE),
             "admin": ops(OK, OK, OK, OK, soft_delete=OK),
             "anon": ops(DENIED, DENIED, DENIED, DENIED, soft_delete=DENIED),
         },
@@ -29,6 +30,7 @@ CASES = [
         (w.DOC_GUIDE,),
         expect={
             "alice": ops(OK, RLS, NONE, NONE),
+            "pat": ops(OK, RLS, NONE, NONE),
             "admin": ops(OK, OK, OK, OK),
             "anon": ops(DENIED, DENIED, DENIED, DENIED),
         },
@@ -38,6 +40,7 @@ CASES = [
         "INSERT INTO public.releases (id, version) VALUES ($1, '9.9.9') RETURNING id",
         expect={
             "alice": ops(OK, RLS, NONE, NONE),
+            "pat": ops(OK, RLS, NONE, NONE),
             "admin": ops(OK, OK, OK, OK),
             "anon": ops(OK, DENIED, DENIED, DENIED),  # releases are public reading
         },
@@ -49,6 +52,7 @@ CASES = [
         (w.DOC_GUIDE,),
         expect={
             "alice": ops(OK, RLS, NONE, NONE, soft_delete=NONE),
+            "pat": ops(OK, RLS, NONE, NONE, soft_delete=NONE),
             "admin": ops(OK, OK, OK, OK, soft_delete=OK),
             "anon": ops(OK, DENIED, DENIED, DENIED, soft_delete=DENIED),  # published articles are public
         },

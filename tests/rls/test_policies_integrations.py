@@ -1,6 +1,6 @@
 """The MCP integration marketplace and users' installs.
 
-Marketplace rows are the admin's to manage; alice (a CSM) has installed INTEG_ENABLED and INTEG_DEPRECATED,
+Marketplace rows are the admin's to manage (alice, a CSM, and pat, a PM, only read); alice has installed INTEG_ENABLED and INTEG_DEPRECATED,
 bob only INTEG_ENABLED. For installs alice is the owner and bob the stranger.
 """
 
@@ -20,6 +20,7 @@ CASES = [
         " RETURNING id",
         expect={
             "alice": ops(OK, RLS, NONE, NONE, soft_delete=NONE),
+            "pat": ops(OK, RLS, NONE, NONE, soft_delete=NONE),
             "admin": ops(OK, OK, OK, OK, soft_delete=OK),
             "anon": ops(DENIED, DENIED, DENIED, DENIED, soft_delete=DENIED),
         },

@@ -99,13 +99,47 @@ async def test_a_missing_key_raises_instead_of_storing_null(app, call, key):
     assert "key is missing" in str(outcome.error)
 
 
+async def decrypt_with_notices(app, ciphertext: bytes, options: str) -> tuple[str, list[str]]:
+    """pgp_sym_decrypt with `options`, and the NOTICEs it raised (expect-* mismatches are NOTICEs, not errors)."""
+
+    async def go(conn):
+        notices: list[str] = []
+        listener = lambda _conn, msg: notices.append(msg.message)  # noqa: E731
+        conn.add_log_listener(listener)
+        try:
+            plain = await conn.fetchval("SELECT extensions.pgp_sym_decrypt($1, $2, $3)", ciphertext, KEY, options)
+        finally:
+            conn.remove_log_listener(listener)
+        return plain, notices
+
+    return await rolled_back(app, PRINCIPALS["alice"], go)
+
+
 async def test_the_ciphertext_is_aes256(app):
     ciphertext = await encrypt(app)
-    sql = "SELECT extensions.pgp_sym_decrypt($1, $2, $3)"
-    ok = await attempt(app, PRINCIPALS["alice"], sql, ciphertext, KEY, "expect-cipher-algo=aes256")
-    assert ok.error is None and ok.rows[0][0] == PLAIN, ok.describe()
-    wrong_algo = await attempt(app, PRINCIPALS["alice"], sql, ciphertext, KEY, "expect-cipher-algo=aes128")
-    assert isinstance(wrong_algo.error, asyncpg.PostgresError), wrong_algo.describe()
+    # The first OpenPGP packet is the symmetric-key session key (tag 3, version 4) naming the cipher: 9 = AES-256.
+    assert (ciphertext[0] & 0x3F, ciphertext[2], ciphertext[3]) == (3, 4, 9), ciphertext[:4].hex()
+    assert await decrypt_with_notices(app, ciphertext, "expect-cipher-algo=aes256") == (PLAIN, [])
+    plain, notices = await decrypt_with_notices(app, ciphertext, "expect-cipher-algo=aes128")
+    assert any("unexpected cipher_algo: expected 7 got 9" in n for n in notices), notices
+
+
+async def test_decrypt_refuses_a_ciphertext_that_is_not_aes256(app):
+    """pgcrypto's expect-cipher-algo only raises a NOTICE on a mismatch, so decrypt_oauth_token's
+    'expect-cipher-algo=aes256' does not, by itself, make decryption insist on AES-256."""
+
+    async def go(conn):
+        aes128 = await conn.fetchval("SELECT extensions.pgp_sym_encrypt($1, $2)", PLAIN, KEY)  # default: aes128
+        try:
+            async with conn.transaction():
+                return await conn.fetchval("SELECT public.decrypt_oauth_token($1, $2)", aes128, KEY)
+        except asyncpg.PostgresError:
+            return None
+
+    assert await rolled_back(app, PRINCIPALS["alice"], go) is None, (
+        "decrypt_oauth_token decrypted an AES-128 ciphertext (mcp_registry_infrastructure: "
+        "expect-cipher-algo is a debug option that only emits a NOTICE)"
+    )
 
 
 async def test_a_wrong_key_does_not_decrypt(app):
