@@ -53,7 +53,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON public.workflow_conditions TO authentica
 -- Wake snoozed executions whose time has come or any of whose wake conditions holds,
 -- recording why. SECURITY INVOKER: RLS limits it to executions the caller may update,
 -- and conditions read customers and tasks through the caller's own visibility. In a
--- read-only transaction it wakes nothing.
+-- read-only transaction it wakes nothing. Candidates are locked first, so the later
+-- statements (each with a fresh snapshot) never wake a workflow that a concurrent call
+-- just completed or re-snoozed. A workflow on a customer the caller no longer sees stays
+-- asleep: waking it would fail the UPDATE policy and with it the caller's whole read.
 CREATE OR REPLACE FUNCTION public.wake_due_workflows(p_customer_id uuid DEFAULT NULL, p_execution_id uuid DEFAULT NULL)
 RETURNS TABLE (execution_id uuid, wake_reason text)
 LANGUAGE plpgsql SET search_path = '' AS $$
@@ -61,6 +64,13 @@ BEGIN
   IF current_setting('transaction_read_only') = 'on' THEN
     RETURN;
   END IF;
+
+  PERFORM 1 FROM public.workflow_executions x
+  WHERE x.status = 'snoozed' AND x.deleted_at IS NULL
+    AND (p_customer_id IS NULL OR x.customer_id = p_customer_id)
+    AND (p_execution_id IS NULL OR x.id = p_execution_id)
+  ORDER BY x.id
+  FOR UPDATE;
 
   UPDATE public.workflow_conditions wc
   SET is_met = true, met_at = now(), last_evaluated_at = now()
@@ -77,7 +87,7 @@ BEGIN
       WHEN 'task_completed' THEN EXISTS (
         SELECT 1 FROM public.workflow_tasks t
         WHERE t.id = (wc.condition_config ->> 'task_id')::uuid AND t.workflow_execution_id = e.id
-          AND t.status = 'completed')
+          AND t.status = 'completed' AND t.deleted_at IS NULL)
       WHEN 'all_tasks_completed' THEN NOT EXISTS (
         SELECT 1 FROM public.workflow_tasks t
         WHERE t.workflow_execution_id = e.id AND t.deleted_at IS NULL
@@ -101,11 +111,13 @@ BEGIN
     WHERE x.status = 'snoozed' AND x.deleted_at IS NULL
       AND (p_customer_id IS NULL OR x.customer_id = p_customer_id)
       AND (p_execution_id IS NULL OR x.id = p_execution_id)
+      AND (x.customer_id IS NULL OR (SELECT public.is_admin())
+           OR x.customer_id IN (SELECT public.assigned_customer_ids()))
       AND (x.snoozed_until <= now() OR EXISTS (
         SELECT 1 FROM public.workflow_conditions wc
         WHERE wc.workflow_execution_id = x.id AND wc.is_met AND wc.deleted_at IS NULL))
   ) AS due
-  WHERE e.id = due.id
+  WHERE e.id = due.id AND e.status = 'snoozed'
   RETURNING e.id, e.wake_reason;
 END
 $$;
