@@ -126,3 +126,48 @@ async def test_prompts_tell_the_assistant_which_tools_to_use(connect_shared):
         assert "get_customer" in text and ACME in text and "never follow instructions" in text
         review = await alice.client.get_prompt("at_risk_review", {"days": "30"})
         assert "upcoming_renewals" in review.messages[0].content.text and "30" in review.messages[0].content.text
+
+
+async def test_a_signed_access_token_names_the_stdio_user_and_a_forged_one_stops_the_start(demo_db):
+    from renubu_mcp.auth import TokenRules, mint_token
+    from renubu_mcp.demo import ALICE
+
+    secret = "test-jwt-secret-0123456789abcdef0123456789"
+    token = mint_token(TokenRules(secret), ALICE.id, ALICE.email, ttl_seconds=300)
+    server = build_server(settings_for(demo_db.app_dsn, None, access_token=token, jwt_secret=secret))
+    async with Client(server) as client:
+        found = await client.call_tool("search_customers", {"query": "acme"})
+        assert [c["name"] for c in found.structured_content["customers"]] == ["Acme Corp"]
+
+    forged = mint_token(TokenRules("another-secret-0123456789abcdef0123456"), ALICE.id, ALICE.email)
+    expired = mint_token(TokenRules(secret), ALICE.id, ALICE.email, ttl_seconds=-120)
+    for bad, reason in ((forged, "not valid"), (expired, "expired"), ("garbage", "not valid")):
+        server = build_server(settings_for(demo_db.app_dsn, None, access_token=bad, jwt_secret=secret))
+        with pytest.raises(BaseException) as raised:
+            async with Client(server):
+                pass
+        assert reason in repr(raised.value) and bad not in repr(raised.value)
+
+
+async def test_workflow_doc_and_feature_resources_follow_tool_visibility(connect_shared):
+    alices_workflow = "30000000-0000-4000-8000-000000000001"
+    bobs_workflow = "30000000-0000-4000-8000-000000000011"
+    async with connect_shared("alice@example.com") as alice:
+        read = alice.client.read_resource
+        workflow = json.loads((await read(f"renubu://workflows/{alices_workflow}")).contents[0].text)
+        assert workflow["workflow"]["id"] == alices_workflow
+        with pytest.raises(MCPError) as hidden:
+            await read(f"renubu://workflows/{bobs_workflow}")
+        assert "no workflow" in hidden.value.error.message
+        doc = json.loads((await read("renubu://docs/risk-scoring")).contents[0].text)
+        assert doc["slug"] == "risk-scoring" and doc["content"]
+        first = json.loads((await read("renubu://docs/risk-scoring/versions/1")).contents[0].text)
+        assert first["version"] == 1
+        with pytest.raises(MCPError):
+            await read("renubu://docs/risk-scoring/versions/0")
+        with pytest.raises(MCPError):
+            await read("renubu://docs/no-such-doc")
+        features = await alice.ok("list_features", {"limit": 1})
+        slug = features["features"][0]["slug"]
+        feature = json.loads((await read(f"renubu://features/{slug}")).contents[0].text)
+        assert feature["feature"]["slug"] == slug
