@@ -23,7 +23,7 @@ log = logging.getLogger("renubu_mcp")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Run the MCP server over stdio as the configured user; flags override RENUBU_* settings."""
+    """Run the MCP server (stdio, or streamable HTTP); flags override RENUBU_* settings."""
     from dataclasses import replace
 
     from .config import parse_toolsets
@@ -34,8 +34,78 @@ def _serve(args: argparse.Namespace) -> int:
         settings = replace(settings, read_only=True)
     if getattr(args, "toolsets", None):
         settings = replace(settings, toolsets=parse_toolsets(args.toolsets))
-    build_server(settings).run("stdio")
+    if getattr(args, "transport", "stdio") != "http":
+        build_server(settings).run("stdio")
+        return 0
+
+    import uvicorn
+
+    from .http_app import build_http_app
+
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    server = build_server(settings, transport="http")
+    if settings.embedded:
+        _print_local_welcome(settings)
+    uvicorn.run(build_http_app(server, settings), host=settings.host, port=settings.port, log_level="warning")
     return 0
+
+
+def _print_local_welcome(settings: Settings) -> None:
+    """On the embedded default: where the server is, a dev token per demo user, and a client config to paste."""
+    import json
+
+    from .auth import TokenRules, mint_token
+    from .demo import DEMO_USERS
+    from .embedded import EmbeddedCluster
+
+    rules = TokenRules(settings.jwt_secret or EmbeddedCluster(settings.data_dir).jwt_secret(),
+                       settings.jwt_issuer, settings.jwt_audience)
+    url = f"{settings.base_url}/mcp"
+    tokens = {user.email: mint_token(rules, user.id, user.email, ttl_seconds=12 * 3600) for user in DEMO_USERS}
+    print(f"renubu-mcp is serving MCP at {url} (demo data; tokens valid 12 hours)\n")
+    for email, token in tokens.items():
+        print(f"  {email:<20} {token}")
+    config = {"mcpServers": {"renubu": {"type": "http", "url": url,
+                                        "headers": {"Authorization": f"Bearer {tokens['alice@example.com']}"}}}}
+    print("\nClient configuration (as alice):\n" + json.dumps(config, indent=2), flush=True)
+
+
+def _token(args: argparse.Namespace) -> int:
+    """Mint a signed access token for a user, with RENUBU_JWT_SECRET or the embedded default's secret."""
+    from .auth import TokenRules, mint_token
+    from .embedded import EmbeddedCluster
+
+    settings = Settings.from_env()
+    ttl = _parse_ttl(args.ttl)
+    with _owner_dsn(settings) as dsn:
+        user = asyncio.run(_find_user(dsn, args.email))
+    if user is None:
+        raise ConfigError(f"no Renubu user has the email {args.email!r}")
+    secret = settings.jwt_secret or EmbeddedCluster(settings.data_dir).jwt_secret()
+    print(mint_token(TokenRules(secret, settings.jwt_issuer, settings.jwt_audience), user[0], user[1], ttl))
+    return 0
+
+
+async def _find_user(dsn: str, email: str):
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow("SELECT id, email FROM public.find_user($1, NULL)", email)
+    finally:
+        await conn.close()
+    return (row["id"], row["email"]) if row else None
+
+
+def _parse_ttl(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+    except (ValueError, IndexError):
+        raise ConfigError(f"--ttl takes a number with an optional unit s, m, h or d (e.g. 1h), not {text!r}") from None
+    if not 0 < seconds <= 30 * 86400:
+        raise ConfigError("--ttl must be between 1 second and 30 days")
+    return seconds
 
 
 # --- db ------------------------------------------------------------------------------------------
@@ -107,10 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the MCP server (the default)")
-    serve.add_argument("--transport", choices=["stdio"], default="stdio", help="how clients connect (default: stdio)")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                       help="stdio (default), or streamable HTTP at /mcp")
+    serve.add_argument("--host", help="HTTP: address to bind (default 127.0.0.1, or RENUBU_HOST)")
+    serve.add_argument("--port", type=int, help="HTTP: port (default 8000, or RENUBU_PORT)")
     serve.add_argument("--read-only", action="store_true", help="offer no write tool; run every transaction READ ONLY")
     serve.add_argument("--toolsets", metavar="LIST", help="comma-separated toolsets to offer, e.g. customers,docs")
     serve.set_defaults(handler=_serve)
+
+    token = commands.add_parser("token", help="mint a signed access token for a user (local use)")
+    token.add_argument("--email", required=True, help="the user's email")
+    token.add_argument("--ttl", default="1h", help="lifetime, e.g. 30m, 1h, 7d (default 1h)")
+    token.set_defaults(handler=_token)
 
     db = commands.add_parser("db", help="database maintenance (runs as the schema owner)")
     db.set_defaults(handler=_db)

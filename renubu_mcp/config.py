@@ -35,6 +35,20 @@ def parse_toolsets(value: str | None) -> tuple[str, ...]:
     return names
 
 
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _port(value: str | None) -> int:
+    try:
+        port = int(value or 8000)
+    except ValueError:
+        raise ConfigError(f"RENUBU_PORT must be a port number, not {value!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"RENUBU_PORT must be between 1 and 65535, not {port}")
+    return port
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where the server reads and writes as the non-owner login role; None means the embedded cluster.
@@ -48,6 +62,14 @@ class Settings:
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    jwks_url: str | None = None
+    # HTTP transport
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None  # how clients reach this server; default http://host:port
+    auth_server_url: str | None = None  # advertised in the protected resource metadata
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
     read_only: bool = False
     toolsets: tuple[str, ...] = TOOLSETS
     statement_timeout_ms: int = 15_000
@@ -73,6 +95,13 @@ class Settings:
             jwt_secret=get("JWT_SECRET"),
             jwt_issuer=get("JWT_ISSUER"),
             jwt_audience=get("JWT_AUDIENCE"),
+            jwks_url=get("JWKS_URL"),
+            host=get("HOST") or "127.0.0.1",
+            port=_port(get("PORT")),
+            public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
+            auth_server_url=get("AUTH_SERVER_URL"),
+            allowed_hosts=_list(get("ALLOWED_HOSTS")),
+            allowed_origins=_list(get("ALLOWED_ORIGINS")),
             read_only=_flag(get("READ_ONLY")),
             toolsets=parse_toolsets(get("TOOLSETS")),
             statement_timeout_ms=timeout,
@@ -83,3 +112,8 @@ class Settings:
     @property
     def embedded(self) -> bool:
         return self.database_url is None
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients use to reach the HTTP server (RENUBU_PUBLIC_URL, else http://host:port)."""
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +25,8 @@ class AppState:
     db: Database
     # The one user a stdio server acts for; None when each HTTP request brings its own token.
     stdio_principal: Principal | None
-    token_key: str | None = None
+    token_key: str | None = field(default=None, repr=False)
+    jwt_secret: str | None = field(default=None, repr=False)
 
     def principal(self) -> Principal:
         if self.stdio_principal is not None:

@@ -533,24 +533,31 @@ class EmbeddedCluster:
 
     def token_key(self) -> str:
         """The token-encryption key of the embedded setup: made once into token.key (0600), then reused."""
+        return self._private_secret(self.token_file)
+
+    def jwt_secret(self) -> str:
+        """The secret that signs local access tokens (renubu-mcp token): made once into jwt.secret (0600)."""
+        return self._private_secret(self.data_dir / "jwt.secret")
+
+    def _private_secret(self, path: Path) -> str:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not self.token_file.exists():
-            self._write_new_token_key()
-        st = os.stat(self.token_file)
+        if not path.exists():
+            self._write_new_secret(path)
+        st = os.stat(path)
         if st.st_mode & 0o077:
             raise EmbeddedError(
-                f"{self.token_file} is readable by other users (mode {st.st_mode & 0o777:o}); "
-                f"run chmod 600 {self.token_file} if nobody else has read it, otherwise replace it"
+                f"{path} is readable by other users (mode {st.st_mode & 0o777:o}); "
+                f"run chmod 600 {path} if nobody else has read it, otherwise replace it"
             )
-        key = self.token_file.read_text().strip()
-        if not key:
-            raise EmbeddedError(f"{self.token_file} is empty; restore it from a backup")
-        return key
+        secret = path.read_text().strip()
+        if not secret:
+            raise EmbeddedError(f"{path} is empty; restore it from a backup")
+        return secret
 
-    def _write_new_token_key(self) -> None:
-        # Write a temp file then link it into place: a concurrent reader never sees a half-written key,
-        # and the loser of a race keeps the winner's key.
-        tmp = self.data_dir / f".token.key.{secrets.token_hex(8)}"
+    def _write_new_secret(self, path: Path) -> None:
+        # Write a temp file then link it into place: a concurrent reader never sees a half-written secret,
+        # and the loser of a race keeps the winner's.
+        tmp = self.data_dir / f".{path.name}.{secrets.token_hex(8)}"
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         try:
             with os.fdopen(fd, "w") as fh:
@@ -558,7 +565,7 @@ class EmbeddedCluster:
                 fh.flush()
                 os.fsync(fh.fileno())
             with contextlib.suppress(FileExistsError):
-                os.link(tmp, self.token_file)
+                os.link(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
 

@@ -25,6 +25,7 @@ class StartupError(RuntimeError):
 class Backend:
     db: Database
     token_key: str | None
+    jwt_secret: str | None
 
 
 @asynccontextmanager
@@ -39,8 +40,9 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
         await asyncio.to_thread(cluster.start)
         dsn = cluster.app_dsn()
         token_key = settings.token_encryption_key or await asyncio.to_thread(cluster.token_key)
+        jwt_secret = settings.jwt_secret or await asyncio.to_thread(cluster.jwt_secret)
     else:
-        dsn, token_key = settings.database_url, settings.token_encryption_key
+        dsn, token_key, jwt_secret = settings.database_url, settings.token_encryption_key, settings.jwt_secret
     try:
         if cluster is not None:
             applied = await migrate.migrate(cluster.owner_dsn())
@@ -55,7 +57,7 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
         )
         try:
             await db.check_login_role()
-            yield Backend(db=db, token_key=token_key)
+            yield Backend(db=db, token_key=token_key, jwt_secret=jwt_secret)
         finally:
             await db.close()
     finally:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 from mcp.server import MCPServer
+from mcp.server.auth.settings import AuthSettings
 
-from . import __version__, prompts, resources
+from . import __version__, http_app, prompts, resources
+from .bearer import BearerTokenVerifier
 from .config import Settings
 from .context import AppState
 from .runtime import open_backend, resolve_stdio_principal
@@ -42,22 +45,42 @@ def selected_tools(settings: Settings) -> Iterable[ToolSpec]:
             yield spec
 
 
-def build_server(settings: Settings, *, stdio_user: bool = True) -> MCPServer:
-    """The MCP server for these settings; the database opens when a session starts (the lifespan)."""
+def build_server(settings: Settings, *, transport: Literal["stdio", "http"] = "stdio") -> MCPServer:
+    """The MCP server for these settings; the database opens when the server starts (the lifespan).
 
-    running: list[AppState] = []  # for the one static resource, which gets no request context
+    Over stdio the server acts for one configured user; over HTTP every request brings a bearer token.
+    """
+    stdio_user = transport == "stdio"
+
+    # The running app state, for code that gets no request context: the static resource,
+    # the web routes and the bearer-token verifier.
+    running: list[AppState] = []
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
         async with open_backend(settings) as backend:
             principal = await resolve_stdio_principal(settings, backend.db) if stdio_user else None
-            state = AppState(settings=settings, db=backend.db, stdio_principal=principal, token_key=backend.token_key)
+            state = AppState(settings=settings, db=backend.db, stdio_principal=principal,
+                             token_key=backend.token_key, jwt_secret=backend.jwt_secret)
             running.append(state)
             try:
                 yield state
             finally:
                 running.remove(state)
 
+    def app() -> AppState:
+        return running[-1]
+
+    auth: dict[str, Any] = {}
+    if not stdio_user:
+        auth = {
+            "token_verifier": BearerTokenVerifier(settings, app),
+            "auth": AuthSettings(
+                issuer_url=settings.auth_server_url or settings.base_url,
+                resource_server_url=f"{settings.base_url}/mcp",
+                validate_token_resource=False,  # the verifier checks issuer and audience itself
+            ),
+        }
     server = MCPServer(
         "renubu",
         title="Renubu",
@@ -66,11 +89,14 @@ def build_server(settings: Settings, *, stdio_user: bool = True) -> MCPServer:
         version=__version__,
         lifespan=lifespan,
         log_level=settings.log_level,
+        **auth,
     )
     for spec in selected_tools(settings):
         server.add_tool(
             spec.fn, name=spec.name, title=spec.title, annotations=spec.annotations, structured_output=True
         )
-    resources.register(server, settings.toolsets, app=lambda: running[-1])
+    resources.register(server, settings.toolsets, app=app)
+    if not stdio_user:
+        http_app.register_routes(server, app)
     prompts.register(server, settings.toolsets)
     return server

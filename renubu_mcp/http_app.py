@@ -1,0 +1,57 @@
+"""The HTTP deployment: streamable HTTP at /mcp (stateless, so any replica answers), /healthz, and the web routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from .config import Settings
+from .context import AppState
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """Host and Origin allow-lists against DNS rebinding: this server's own address plus what is configured."""
+    public = urlsplit(settings.base_url)
+    hosts = [public.netloc, *settings.allowed_hosts]
+    origins = [f"{public.scheme}://{public.netloc}", *settings.allowed_origins]
+    if settings.host in LOOPBACK_HOSTS:
+        hosts += ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+        origins += ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(dict.fromkeys(hosts)),
+        allowed_origins=list(dict.fromkeys(origins)),
+    )
+
+
+def register_routes(server: MCPServer, app: Callable[[], AppState]) -> None:
+    """The non-MCP routes of the HTTP app (public: they sit outside the bearer check)."""
+
+    @server.custom_route("/healthz", methods=["GET"])
+    async def healthz(_: Request) -> JSONResponse:
+        try:
+            async with asyncio.timeout(2.0):
+                async with app().db.pool.acquire() as conn:
+                    await conn.fetchval("SELECT 1")
+        except Exception as exc:  # any failure means "not healthy"; the reason goes to the log, not the caller
+            log.warning("health check failed: %s", type(exc).__name__)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def build_http_app(server: MCPServer, settings: Settings) -> Starlette:
+    return server.streamable_http_app(
+        stateless_http=True, json_response=True, transport_security=transport_security(settings), host=settings.host
+    )
