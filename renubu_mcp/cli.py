@@ -35,7 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
     if getattr(args, "toolsets", None):
         settings = replace(settings, toolsets=parse_toolsets(args.toolsets))
     if getattr(args, "transport", "stdio") != "http":
-        build_server(settings).run("stdio")
+        build_server(settings, oauth_callback_listener=True).run("stdio")
         return 0
 
     import uvicorn

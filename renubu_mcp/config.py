@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TOOLSETS = ("customers", "workflows", "docs", "features")
+TOOLSETS = ("customers", "workflows", "docs", "features", "integrations")
 
 
 class ConfigError(ValueError):

@@ -52,8 +52,15 @@ async def user_transaction(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
 @asynccontextmanager
 async def transaction_as_caller(app: AppState) -> AsyncIterator[asyncpg.Connection]:
     """user_transaction for code that holds the app state but no request context (static resources)."""
+    async with transaction_as(app, app.principal()) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def transaction_as(app: AppState, principal: Principal) -> AsyncIterator[asyncpg.Connection]:
+    """One transaction as `principal` under RLS; database errors become tool errors that leak nothing."""
     try:
-        async with app.db.as_user(app.principal()) as conn:
+        async with app.db.as_user(principal) as conn:
             yield conn
     except DatabaseUnavailable:
         raise Unavailable("the Renubu database is unavailable right now; try again shortly") from None

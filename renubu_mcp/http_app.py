@@ -15,6 +15,8 @@ from starlette.responses import JSONResponse
 
 from .config import Settings
 from .context import AppState
+from .oauth.settings import CALLBACK_PATH
+from .web.oauth_callback import callback_endpoint, install_access_log_redaction
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,12 @@ def register_routes(server: MCPServer, app: Callable[[], AppState]) -> None:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    # Where providers send the browser back after consent (no bearer token: the state is the credential).
+    server.custom_route(CALLBACK_PATH, methods=["GET", "HEAD"])(callback_endpoint(app))
+
 
 def build_http_app(server: MCPServer, settings: Settings) -> Starlette:
+    install_access_log_redaction()  # the callback's query (code, state) stays out of uvicorn's access log
     return server.streamable_http_app(
         stateless_http=True, json_response=True, transport_security=transport_security(settings), host=settings.host
     )

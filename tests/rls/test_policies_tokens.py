@@ -25,6 +25,19 @@ CASES = [
             "anon": ops(DENIED, DENIED, DENIED, DENIED),
         },
     ),
+    TableCase(
+        "oauth_states", w.STATE_ALICE,
+        "INSERT INTO public.oauth_states (id, state_hash, user_id, user_integration_id, code_verifier_encrypted,"
+        " encryption_key_id, redirect_uri) VALUES ($1, repeat('a', 64), $2, $3, '\\x00'::bytea, 'k1',"
+        " 'http://127.0.0.1:8765/oauth/callback') RETURNING id",
+        (w.ALICE, w.UI_ALICE_DEPRECATED),
+        expect={
+            "alice": ops(OK, OK, DENIED, OK),  # states are consumed only through consume_oauth_state()
+            "bob": ops(NONE, RLS, DENIED, NONE),
+            "admin": ops(NONE, RLS, DENIED, NONE),  # not even an admin
+            "anon": ops(DENIED, DENIED, DENIED, DENIED),
+        },
+    ),
 ]
 
 

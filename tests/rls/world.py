@@ -35,6 +35,7 @@ INTEG_ENABLED, INTEG_SPARE = rid("integration:enabled"), rid("integration:spare"
 INTEG_DISABLED, INTEG_DEPRECATED = rid("integration:disabled"), rid("integration:deprecated")
 UI_ALICE, UI_ALICE_DEPRECATED, UI_BOB = rid("install:alice"), rid("install:alice-deprecated"), rid("install:bob")
 TOKEN_ALICE, TOKEN_BOB = rid("token:alice"), rid("token:bob")
+STATE_ALICE = rid("oauth-state:alice")
 
 WORLD_KEY = "rls-world-key-0123456789abcdef0123456789abcdef"
 CLIENT_SECRET = "integration-client-secret-value"
@@ -120,4 +121,8 @@ INSERT INTO public.user_integrations (id, user_id, integration_id, status) VALUE
 INSERT INTO public.oauth_tokens (id, user_integration_id, user_id, access_token_encrypted, encryption_key_id) VALUES
   ('{TOKEN_ALICE}', '{UI_ALICE}', '{ALICE}', {enc % "'alice-access-token'"}, 'k1'),
   ('{TOKEN_BOB}', '{UI_BOB}', '{BOB}', {enc % "'bob-access-token'"}, 'k1');
+INSERT INTO public.oauth_states (id, state_hash, user_id, user_integration_id, code_verifier_encrypted,
+                                 encryption_key_id, redirect_uri) VALUES
+  ('{STATE_ALICE}', repeat('b', 64), '{ALICE}', '{UI_ALICE}', {enc % "'alice-code-verifier'"}, 'k1',
+   'http://127.0.0.1:8765/oauth/callback');
 """

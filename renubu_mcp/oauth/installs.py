@@ -1,0 +1,75 @@
+"""Reading a user's install and its marketplace entry, as that user (RLS decides what exists)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from ..errors import NotFound
+from .provider import ProviderConfig
+from .vault import fetchrow_decrypting, key_id, wrong_key
+
+
+@dataclass(frozen=True)
+class Install:
+    id: UUID
+    status: str
+    integration_id: UUID
+    slug: str
+    name: str
+    integration_status: str
+    connection_type: str
+    api_base_url: str | None
+
+
+_INSTALL = """
+SELECT ui.id, ui.status, ui.integration_id, i.slug, i.name, i.status AS integration_status, i.connection_type,
+       i.api_base_url
+FROM public.user_integrations ui
+JOIN public.mcp_integrations i ON i.id = ui.integration_id AND i.deleted_at IS NULL
+WHERE ui.user_id = (SELECT auth.uid()) AND ui.deleted_at IS NULL AND {match}
+"""
+
+
+async def own_install(conn: asyncpg.Connection, ref: str | UUID, *, lock: bool = False) -> Install:
+    """The caller's own install of an integration, by slug or install id; NotFound otherwise."""
+    install_id = _as_uuid(ref)
+    sql = _INSTALL.format(match="ui.id = $1" if install_id else "i.slug = $1") + (" FOR UPDATE OF ui" if lock else "")
+    row = await conn.fetchrow(sql, install_id or str(ref))
+    if row is None:
+        raise NotFound(f"you have not installed {ref!s}; see list_my_integrations")
+    return Install(**dict(row))
+
+
+_CONFIG = """
+SELECT i.id AS integration_id, i.slug, i.name, i.status, i.authorization_url, i.token_url, i.revocation_url,
+       i.client_id, i.token_endpoint_auth_method AS auth_method, i.issuer, i.api_base_url, i.default_scopes,
+       i.client_secret_key_id,
+       CASE WHEN i.client_secret_key_id = $3 THEN public.integration_client_secret(i.id, $2) END AS client_secret
+FROM public.mcp_integrations i
+WHERE i.id = $1 AND i.deleted_at IS NULL
+"""
+
+
+async def provider_config(conn: asyncpg.Connection, integration_id: UUID, key: str) -> ProviderConfig:
+    """The entry's OAuth settings with its client secret decrypted (visible to installers and admins only)."""
+    row = await fetchrow_decrypting(conn, _CONFIG, integration_id, key, key_id(key))
+    if row is None:
+        raise NotFound("the integration no longer exists")
+    if row["client_secret_key_id"] is not None and row["client_secret_key_id"] != key_id(key):
+        raise wrong_key()
+    values = dict(row)
+    values.pop("client_secret_key_id")
+    values["default_scopes"] = tuple(values["default_scopes"] or ())
+    return ProviderConfig(**values)
+
+
+def _as_uuid(ref: str | UUID) -> UUID | None:
+    if isinstance(ref, UUID):
+        return ref
+    try:
+        return UUID(str(ref))
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""The integrations toolset and the OAuth flow, against fake providers (respx and a loopback server)."""

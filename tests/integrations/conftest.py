@@ -1,0 +1,185 @@
+"""Fixtures for the integrations toolset and the OAuth flow, on a fresh demo database per test.
+
+    connect(email)        an MCP session as a demo user, on a server that also offers the integrations toolset
+    provider              a FakeProvider; `mocked` serves it through respx (any other outbound request fails)
+    hubspot(provider)     points the demo 'hubspot' entry at the fake provider, with its client secret stored
+    app()                 an AppState of its own (another pool on the same database): what the callback runs on
+    browser               drives GET /oauth/callback on the Starlette route in-process
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import httpx
+import pytest
+import respx
+from mcp import Client
+from starlette.applications import Starlette
+
+from renubu_mcp.config import Settings
+from renubu_mcp.context import AppState
+from renubu_mcp.db import Database, Principal
+from renubu_mcp.demo import ADMIN, ALICE, BOB, PAT
+from renubu_mcp.oauth import provider as provider_module
+from renubu_mcp.oauth.vault import key_id
+from renubu_mcp.server import ALL_TOOLSETS, build_server
+from renubu_mcp.tools import integrations
+from renubu_mcp.web.oauth_callback import callback_routes
+
+from .fake_provider import CLIENT_ID, FakeProvider
+
+KEY = "integration-test-key-" + "5f1c0e7a9b3d42e8a1c6f0b7d2e94a13"
+PRINCIPALS = {u.email: Principal(user_id=u.id, email=u.email) for u in (ADMIN, ALICE, BOB, PAT)}
+
+
+def build_test_server(settings: Settings):
+    """build_server() plus the integrations toolset, registered the way server.py registers the others
+    (until server.py does so itself)."""
+    server = build_server(settings)
+    if integrations.toolset in ALL_TOOLSETS:
+        return server
+    for spec in integrations.toolset.specs:
+        if settings.read_only and not spec.read_only:
+            continue
+        server.add_tool(spec.fn, name=spec.name, title=spec.title, annotations=spec.annotations, structured_output=True)
+    return server
+
+
+def settings_for(app_dsn: str, email: str | None, **overrides: Any) -> Settings:
+    if "public_url" in overrides and "public_url" not in Settings.__dataclass_fields__:
+        overrides.pop("public_url")  # until config.py has it, RENUBU_PUBLIC_URL is read directly
+    return replace(Settings(database_url=app_dsn, user_email=email, token_encryption_key=KEY), **overrides)
+
+
+@dataclass
+class Session:
+    client: Client
+    email: str
+
+    async def call(self, tool: str, arguments: dict[str, Any] | None = None):
+        return await self.client.call_tool(tool, arguments or {})
+
+    async def ok(self, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = await self.call(tool, arguments)
+        assert not result.is_error, f"{tool} failed for {self.email}: {result.content[0].text}"
+        return result.structured_content
+
+    async def error(self, tool: str, arguments: dict[str, Any] | None = None) -> str:
+        result = await self.call(tool, arguments)
+        assert result.is_error, f"{tool} unexpectedly succeeded for {self.email}: {result.structured_content}"
+        return result.content[0].text
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(provider_module, "RETRY", provider_module.RetryPolicy(attempts=3, first_delay=0.01,
+                                                                              max_delay=0.05, timeout=5.0))
+
+
+@pytest.fixture
+def connect(demo_db) -> Callable[..., Any]:
+    @asynccontextmanager
+    async def open_session(email: str, **overrides: Any) -> AsyncIterator[Session]:
+        server = build_test_server(settings_for(demo_db.app_dsn, email, **overrides))
+        async with Client(server) as client:
+            yield Session(client, email)
+
+    return open_session
+
+
+@pytest.fixture
+async def owner(demo_db) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(demo_db.owner_dsn)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def app_factory(demo_db) -> AsyncIterator[Callable[..., Any]]:
+    made: list[Database] = []
+
+    async def make(stdio_user: str | None = None, max_size: int = 4, key: str | None = KEY, **settings) -> AppState:
+        db = await Database.connect(demo_db.app_dsn, min_size=1, max_size=max_size)
+        made.append(db)
+        return AppState(settings=settings_for(demo_db.app_dsn, None, **settings), db=db,
+                        stdio_principal=PRINCIPALS[stdio_user] if stdio_user else None, token_key=key)
+
+    yield make
+    for db in made:
+        await db.close()
+
+
+@pytest.fixture
+async def app(app_factory) -> AppState:
+    return await app_factory()
+
+
+@pytest.fixture
+def provider() -> FakeProvider:
+    return FakeProvider()
+
+
+@pytest.fixture
+def mocked(provider) -> respx.MockRouter:
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        provider.mount(router)
+        yield router
+
+
+async def point_at(owner: asyncpg.Connection, provider: FakeProvider, slug: str = "hubspot", **extra: Any) -> None:
+    """Aim a demo marketplace entry at a fake provider, client secret encrypted with the test key."""
+    await owner.execute(
+        """
+        UPDATE public.mcp_integrations SET authorization_url = $2, token_url = $3, revocation_url = $4,
+          api_base_url = $5, client_id = $6, client_secret_encrypted = public.encrypt_oauth_token($7, $8),
+          client_secret_key_id = $9, issuer = $10, token_endpoint_auth_method = $11
+        WHERE slug = $1
+        """,
+        slug, provider.authorize_url, provider.token_url, extra.get("revocation_url", provider.revoke_url),
+        provider.api_base, CLIENT_ID, provider.client_secret, KEY, key_id(KEY), provider.issuer,
+        extra.get("auth_method", "client_secret_basic"),
+    )
+
+
+@pytest.fixture
+async def hubspot(owner, provider) -> FakeProvider:
+    await point_at(owner, provider)
+    return provider
+
+
+@dataclass
+class Browser:
+    """The user's browser landing on the callback (in-process, through the real Starlette route)."""
+
+    app: AppState
+
+    async def land(self, params: dict[str, str] | str) -> httpx.Response:
+        starlette = Starlette(routes=callback_routes(lambda: self.app))
+        transport = httpx.ASGITransport(app=starlette)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8765") as client:
+            if isinstance(params, str):
+                return await client.get("/oauth/callback?" + params)
+            return await client.get("/oauth/callback", params=params)
+
+
+@pytest.fixture
+def browser(app) -> Browser:
+    return Browser(app)
+
+
+def state_of(authorization_url: str) -> str:
+    return parse_qs(urlsplit(authorization_url).query)["state"][0]
+
+
+async def connected(session: Session, provider: FakeProvider, browser: Browser, slug: str = "hubspot") -> dict:
+    """install_integration, approve at the provider, land on the callback: an active install."""
+    started = await session.ok("install_integration", {"slug": slug})
+    page = await browser.land(provider.approve(started["authorization_url"]))
+    assert page.status_code == 200, page.text
+    return started
