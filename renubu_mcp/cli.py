@@ -70,6 +70,46 @@ def _print_local_welcome(settings: Settings) -> None:
     print("\nClient configuration (as alice):\n" + json.dumps(config, indent=2), flush=True)
 
 
+def _tools(args: argparse.Namespace) -> int:
+    """List the tools this configuration offers: name, whether it writes, and its title."""
+    from .server import build_server, selected_tools
+
+    del args
+    settings = Settings.from_env()
+    build_server(settings)  # validates the configuration the same way serving does
+    for spec in selected_tools(settings):
+        kind = "read " if spec.read_only else "write"
+        print(f"{spec.name:<26} {kind}  {spec.toolset:<13} {spec.title}")
+    return 0
+
+
+def _call(args: argparse.Namespace) -> int:
+    """Call one tool as the configured user and print its structured result as JSON."""
+    import json
+
+    try:
+        arguments = json.loads(args.arguments)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"ARGUMENTS must be a JSON object, e.g. '{{\"query\": \"acme\"}}' ({exc.msg})") from None
+    if not isinstance(arguments, dict):
+        raise ConfigError("ARGUMENTS must be a JSON object, e.g. '{\"query\": \"acme\"}'")
+    result = asyncio.run(_call_tool(args.tool, arguments))
+    if result.is_error:
+        print(f"renubu-mcp: {result.content[0].text if result.content else 'the tool failed'}", file=sys.stderr)
+        return 1
+    print(json.dumps(result.structured_content, indent=2, default=str))
+    return 0
+
+
+async def _call_tool(tool: str, arguments: dict):
+    from mcp import Client
+
+    from .server import build_server
+
+    async with Client(build_server(Settings.from_env())) as client:
+        return await client.call_tool(tool, arguments)
+
+
 def _token(args: argparse.Namespace) -> int:
     """Mint a signed access token for a user, with RENUBU_JWT_SECRET or the embedded default's secret."""
     from .auth import TokenRules, mint_token
@@ -184,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--read-only", action="store_true", help="offer no write tool; run every transaction READ ONLY")
     serve.add_argument("--toolsets", metavar="LIST", help="comma-separated toolsets to offer, e.g. customers,docs")
     serve.set_defaults(handler=_serve)
+
+    tools = commands.add_parser("tools", help="list the tools this configuration offers")
+    tools.set_defaults(handler=_tools)
+    call = commands.add_parser("call", help="call one tool as the configured user and print the result")
+    call.add_argument("tool", help="the tool's name, e.g. search_customers")
+    call.add_argument("arguments", nargs="?", default="{}", help="its arguments as a JSON object (default {})")
+    call.set_defaults(handler=_call)
 
     token = commands.add_parser("token", help="mint a signed access token for a user (local use)")
     token.add_argument("--email", required=True, help="the user's email")

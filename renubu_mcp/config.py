@@ -9,6 +9,35 @@ from pathlib import Path
 TOOLSETS = ("customers", "workflows", "docs", "features", "integrations")
 
 
+# Every environment variable the server reads, with what it means: server.json declares exactly these
+# (a test holds the two lists together), and `secret` marks the ones clients must treat as secrets.
+ENVIRONMENT: dict[str, tuple[str, bool]] = {
+    "RENUBU_DATABASE_URL": ("PostgreSQL URL of the serving login role (not superuser, no BYPASSRLS, owns no "
+                            "table); unset runs a private embedded PostgreSQL with demo data", True),
+    "RENUBU_MIGRATION_DATABASE_URL": ("PostgreSQL URL of the schema owner, for `renubu-mcp db` commands", True),
+    "RENUBU_DATA_DIR": ("Directory of the embedded PostgreSQL cluster and its keys", False),
+    "RENUBU_USER_EMAIL": ("Email of the Renubu user a stdio server acts for", False),
+    "RENUBU_ACCESS_TOKEN": ("A signed access token naming the user a stdio server acts for", True),
+    "RENUBU_JWT_SECRET": ("HS256 secret that signs access tokens (Supabase's JWT secret)", True),
+    "RENUBU_JWT_ISSUER": ("Required issuer (iss) of access tokens", False),
+    "RENUBU_JWT_AUDIENCE": ("Required audience (aud) of access tokens", False),
+    "RENUBU_JWKS_URL": ("JWKS URL of the identity provider, for RS256/ES256 access tokens", False),
+    "RENUBU_TOKEN_ENCRYPTION_KEY": ("Key that encrypts integration secrets at rest (pgcrypto AES-256)", True),
+    "RENUBU_READ_ONLY": ("true: offer no write tool and run every transaction read-only", False),
+    "RENUBU_TOOLSETS": ("Comma-separated toolsets to offer: customers, workflows, docs, features, integrations",
+                        False),
+    "RENUBU_STATEMENT_TIMEOUT_MS": ("Per-statement timeout inside each call, in milliseconds", False),
+    "RENUBU_POOL_MAX_SIZE": ("Maximum database connections", False),
+    "RENUBU_LOG_LEVEL": ("Log level (logs go to stderr)", False),
+    "RENUBU_HOST": ("HTTP transport: address to bind", False),
+    "RENUBU_PORT": ("HTTP transport: port", False),
+    "RENUBU_PUBLIC_URL": ("How clients and OAuth providers reach this server; sets the OAuth redirect URI", False),
+    "RENUBU_AUTH_SERVER_URL": ("Authorization server named in the protected resource metadata", False),
+    "RENUBU_ALLOWED_HOSTS": ("HTTP: extra Host header values to accept (comma-separated)", False),
+    "RENUBU_ALLOWED_ORIGINS": ("HTTP: extra Origin header values to accept (comma-separated)", False),
+}
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message says which and what is valid."""
 
