@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
 from uuid import UUID
 
+import asyncpg
 from mcp.server.auth.provider import AccessToken
 
 from .auth import InvalidToken, JwksKeys, TokenRules, verify_bearer
 from .config import Settings
-from .context import AppState
+from .context import AppState, UncheckedAccessToken
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +40,20 @@ class BearerTokenVerifier:
         try:
             claims = await verify_bearer(token, rules, self._jwks)
             user_id = UUID(str(claims["sub"]))
-            if not await self._is_active_user(app, user_id):
+            try:
+                active = await self._is_active_user(app, user_id)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+                # Let the signed token through; the call is then refused as "database unavailable"
+                # (a clear tool error) instead of the HTTP layer failing with a 500.
+                log.warning("could not check a bearer token's user: database %s", type(exc).__name__)
+                active = None
+            if active is False:
                 raise InvalidToken("the access token names no active Renubu user")
         except InvalidToken as exc:
             log.info("refused a bearer token: %s", exc)
             return None
         scope = claims.get("scope")
-        return AccessToken(
+        return (AccessToken if active else UncheckedAccessToken)(
             token=token,
             client_id=str(claims.get("client_id") or claims.get("azp") or "renubu"),
             scopes=scope.split() if isinstance(scope, str) else [],

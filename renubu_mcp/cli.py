@@ -46,8 +46,33 @@ def _serve(args: argparse.Namespace) -> int:
     server = build_server(settings, transport="http")
     if settings.embedded:
         _print_local_welcome(settings)
-    uvicorn.run(build_http_app(server, settings), host=settings.host, port=settings.port, log_level="warning")
+    config = uvicorn.Config(build_http_app(server, settings), host=settings.host, port=settings.port,
+                            log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    _draining_server(config).run()
     return 0
+
+
+GRACEFUL_SHUTDOWN_SECONDS = 25  # in-flight calls get this long to finish after SIGTERM
+
+
+def _draining_server(config):
+    """A uvicorn server that drains in-flight calls on SIGTERM and then exits 0.
+
+    Plain uvicorn re-raises the captured signal after draining, so a clean stop reports
+    status 143; a supervisor should see a normal exit.
+    """
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    self._captured_signals.clear()
+
+    return DrainingServer(config)
 
 
 def _print_local_welcome(settings: Settings) -> None:
@@ -198,6 +223,26 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokens(args: argparse.Namespace) -> int:
+    """Re-encrypt every stored integration secret with the current key, as the schema owner, in batches."""
+    import time
+    from pathlib import Path
+
+    from .oauth import rotation
+
+    settings = Settings.from_env()
+    plan = rotation.plan(settings, Path(args.new_key_file) if args.new_key_file else None)
+    print(f"rotating integration secrets {rotation.fingerprints(plan.keys)}", flush=True)
+    started = time.monotonic()
+    with _owner_dsn(settings) as dsn:
+        reports = asyncio.run(rotation.rotate(dsn, plan.keys, batch_size=args.batch_size))
+    lines, complete = rotation.summary(reports, plan.keys, time.monotonic() - started)
+    print("\n".join(lines))
+    if complete:
+        rotation.finish(plan)
+    return 0 if complete else 1
+
+
 # --- wiring --------------------------------------------------------------------------------------
 
 
@@ -246,6 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("status", help="list migrations and whether each is applied")
     seed = db_commands.add_parser("seed", help="load seed data")
     seed.add_argument("--demo", action="store_true", help="load the demo data set")
+
+    tokens = commands.add_parser("tokens", help="integration secrets at rest (runs as the schema owner)")
+    tokens.set_defaults(handler=_tokens)
+    tokens_commands = tokens.add_subparsers(dest="tokens_command", metavar="TOKENS_COMMAND", required=True)
+    rotate = tokens_commands.add_parser(
+        "rotate-key", help="re-encrypt every stored secret from RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS to "
+                           "RENUBU_TOKEN_ENCRYPTION_KEY (embedded default: to a new token.key)")
+    rotate.add_argument("--batch-size", type=int, default=500, help="rows per transaction (default 500)")
+    rotate.add_argument("--new-key-file", metavar="PATH", help="embedded default: the new key (else one is made)")
     return parser
 
 

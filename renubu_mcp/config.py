@@ -23,6 +23,9 @@ ENVIRONMENT: dict[str, tuple[str, bool]] = {
     "RENUBU_JWT_AUDIENCE": ("Required audience (aud) of access tokens", False),
     "RENUBU_JWKS_URL": ("JWKS URL of the identity provider, for RS256/ES256 access tokens", False),
     "RENUBU_TOKEN_ENCRYPTION_KEY": ("Key that encrypts integration secrets at rest (pgcrypto AES-256)", True),
+    "RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS": ("Comma-separated keys that encrypted secrets before the current one: "
+                                              "they only decrypt, until `renubu-mcp tokens rotate-key` is done",
+                                              True),
     "RENUBU_READ_ONLY": ("true: offer no write tool and run every transaction read-only", False),
     "RENUBU_TOOLSETS": ("Comma-separated toolsets to offer: customers, workflows, docs, features, integrations",
                         False),
@@ -88,6 +91,9 @@ class Settings:
     user_email: str | None = None
     access_token: str | None = field(default=None, repr=False)
     token_encryption_key: str | None = field(default=None, repr=False)
+    # Keys that encrypted stored secrets before the current one: used only to decrypt rows they made, while
+    # `renubu-mcp tokens rotate-key` moves those rows to the current key.
+    token_encryption_previous_keys: tuple[str, ...] = field(default=(), repr=False)
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
@@ -121,6 +127,7 @@ class Settings:
             user_email=get("USER_EMAIL"),
             access_token=get("ACCESS_TOKEN"),
             token_encryption_key=get("TOKEN_ENCRYPTION_KEY"),
+            token_encryption_previous_keys=_list(get("TOKEN_ENCRYPTION_PREVIOUS_KEYS")),
             jwt_secret=get("JWT_SECRET"),
             jwt_issuer=get("JWT_ISSUER"),
             jwt_audience=get("JWT_AUDIENCE"),

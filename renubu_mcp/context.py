@@ -10,11 +10,16 @@ from uuid import UUID
 
 import asyncpg
 from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import Context
 
 from .config import Settings
 from .db import Database, DatabaseUnavailable, Principal
 from .errors import Unavailable, from_database_error
+
+
+class UncheckedAccessToken(AccessToken):
+    """A validly signed token whose user could not be checked because the database was unreachable."""
 
 
 @dataclass
@@ -34,6 +39,8 @@ class AppState:
         token = get_access_token()
         if token is None or not token.subject:
             return Principal.anonymous()
+        if isinstance(token, UncheckedAccessToken):
+            raise Unavailable("the Renubu database is unavailable right now; try again shortly")
         claims: dict[str, Any] = token.claims or {}
         return Principal(user_id=UUID(token.subject), email=claims.get("email"))
 

@@ -15,8 +15,11 @@ from starlette.responses import JSONResponse
 
 from .config import Settings
 from .context import AppState
+from .oauth.connect import CONNECT_PATH, WEBHOOK_PATH
 from .oauth.settings import CALLBACK_PATH
+from .web.connect import connect_endpoint
 from .web.oauth_callback import callback_endpoint, install_access_log_redaction
+from .web.webhooks import webhook_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +57,14 @@ def register_routes(server: MCPServer, app: Callable[[], AppState]) -> None:
 
     # Where providers send the browser back after consent (no bearer token: the state is the credential).
     server.custom_route(CALLBACK_PATH, methods=["GET", "HEAD"])(callback_endpoint(app))
+    # Where a user pastes an API key or reveals a webhook secret (no bearer token: the link is the credential).
+    server.custom_route(CONNECT_PATH + "/{token}", methods=["GET", "POST"])(connect_endpoint(app))
+    # Where other products deliver webhooks (no bearer token: each delivery is signed with the install's secret).
+    server.custom_route(WEBHOOK_PATH + "/{install_id}", methods=["POST"])(webhook_endpoint(app))
 
 
 def build_http_app(server: MCPServer, settings: Settings) -> Starlette:
-    install_access_log_redaction()  # the callback's query (code, state) stays out of uvicorn's access log
+    install_access_log_redaction()  # the callback's code and state, and connect tokens, stay out of access logs
     return server.streamable_http_app(
         stateless_http=True, json_response=True, transport_security=transport_security(settings), host=settings.host
     )

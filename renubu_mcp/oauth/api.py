@@ -106,19 +106,28 @@ async def integration_request(
 
     token = await get_access_token(app, principal, install.id)
     tokens = [token]
-    response = await _send(install.name, method, url, query, content, token)
+    header = install.api_key_header if install.connection_type == "api_key" else "Authorization"
+    response = await _send(install.name, method, url, query, content, header, token)
     if response.status_code == 401:
         newer = await get_access_token(app, principal, install.id, stale=token)
         if newer != token:
             tokens.append(newer)
-            response = await _send(install.name, method, url, query, content, newer)
+            response = await _send(install.name, method, url, query, content, header, newer)
     return _redacted(response, tokens)
 
 
+def credential_header(header: str, token: str) -> dict[str, str]:
+    """OAuth tokens and API keys go in `Authorization: Bearer ...`; a key for another header goes in it alone."""
+    if header.lower() == "authorization":
+        return {"Authorization": f"Bearer {token}"}
+    return {header: token}
+
+
 async def _send(
-    name: str, method: str, url: httpx.URL, query: dict[str, Any] | None, content: bytes | None, token: str
+    name: str, method: str, url: httpx.URL, query: dict[str, Any] | None, content: bytes | None, header: str,
+    token: str,
 ) -> ApiResponse:
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    headers = {**credential_header(header, token), "Accept": "application/json"}
     if content is not None:
         headers["Content-Type"] = "application/json"
     try:

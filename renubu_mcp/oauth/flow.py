@@ -29,7 +29,7 @@ from . import provider
 from .installs import provider_config
 from .provider import ProviderConfig, ProviderError, TokenGrant
 from ..context import transaction_as
-from .vault import fetchrow_decrypting, key_id, require_key
+from .vault import Keyring, fetchrow_decrypting, key_for, key_id, keyring
 
 log = logging.getLogger(__name__)
 
@@ -214,14 +214,16 @@ async def _consume(app, state: str) -> asyncpg.Record | None:
 async def _finish(
     app, principal: Principal, consumed: asyncpg.Record, params: Mapping[str, str], expected_user: UUID | None
 ) -> CallbackOutcome:
-    key = require_key(app)
+    keys = keyring(app)
     install_id = consumed["user_integration_id"]
     async with transaction_as(app, principal) as conn:
-        cfg = await provider_config(conn, consumed["integration_id"], key)
+        cfg = await provider_config(conn, consumed["integration_id"], keys)
         verifier = None
-        if consumed["encryption_key_id"] == key_id(key):
+        state_key = keys.for_id(consumed["encryption_key_id"])
+        if state_key is not None:
             row = await fetchrow_decrypting(
-                conn, "SELECT public.decrypt_oauth_token($1, $2) AS verifier", consumed["code_verifier_encrypted"], key
+                conn, "SELECT public.decrypt_oauth_token($1, $2) AS verifier", consumed["code_verifier_encrypted"],
+                state_key,
             )
             verifier = row["verifier"]
 
@@ -238,7 +240,7 @@ async def _finish(
         log.info("authorization for %s not completed: %s", cfg.slug, recorded)
         return _failed(f"{shown} {_START_AGAIN}", title=f"{cfg.name} was not connected")
 
-    if not await _store_grant(app, principal, consumed, grant, key):
+    if not await _store_grant(app, principal, consumed, grant, keys):
         return _failed(f"{cfg.name} was uninstalled while you were signing in, so nothing was stored.",
                        title=f"{cfg.name} was not connected", status_code=409)
     log.info("integration %s connected", cfg.slug)
@@ -312,10 +314,9 @@ VALUES ($1, (SELECT auth.uid()), public.encrypt_oauth_token($2, $4), public.encr
         clock_timestamp())
 ON CONFLICT (user_integration_id) DO UPDATE SET
   access_token_encrypted = EXCLUDED.access_token_encrypted,
-  -- A new grant without a refresh token keeps the one the earlier grant gave (same key only).
-  refresh_token_encrypted = CASE
-    WHEN EXCLUDED.refresh_token_encrypted IS NOT NULL THEN EXCLUDED.refresh_token_encrypted
-    WHEN t.encryption_key_id = EXCLUDED.encryption_key_id THEN t.refresh_token_encrypted END,
+  -- A new grant without a refresh token keeps the one the earlier grant gave ($3 carries it then, decrypted
+  -- from the old row, so it is re-encrypted under the current key with everything else).
+  refresh_token_encrypted = EXCLUDED.refresh_token_encrypted,
   encryption_key_id = EXCLUDED.encryption_key_id,
   token_type = EXCLUDED.token_type,
   scopes = EXCLUDED.scopes,
@@ -332,15 +333,32 @@ WHERE id = $1
 """
 
 
-async def _store_grant(app, principal: Principal, consumed: asyncpg.Record, grant: TokenGrant, key: str) -> bool:
+_OLD_REFRESH = f"""
+SELECT CASE WHEN t.encryption_key_id = ANY($3::text[])
+            THEN public.decrypt_oauth_token(t.refresh_token_encrypted, {key_for("t.encryption_key_id", "$2", "$3")})
+       END AS refresh_token
+FROM public.oauth_tokens t WHERE t.user_integration_id = $1 FOR UPDATE
+"""
+
+
+async def _store_grant(
+    app, principal: Principal, consumed: asyncpg.Record, grant: TokenGrant, keys: Keyring
+) -> bool:
     install_id = consumed["user_integration_id"]
     scopes = list(grant.scopes if grant.scopes is not None else consumed["requested_scopes"])
     async with transaction_as(app, principal) as conn:
         status = await conn.fetchval(_LOCK_INSTALL, install_id)
         if status is None or status == "revoked":
             return False
+        refresh_token = grant.refresh_token
+        if refresh_token is None:
+            try:
+                old = await fetchrow_decrypting(conn, _OLD_REFRESH, install_id, keys.keys, keys.ids)
+            except Unavailable:  # undecryptable: the new grant goes on without it
+                old = None
+            refresh_token = old["refresh_token"] if old else None
         await conn.execute(
-            _UPSERT_TOKENS, install_id, grant.access_token, grant.refresh_token, key, key_id(key), scopes,
+            _UPSERT_TOKENS, install_id, grant.access_token, refresh_token, keys.current, keys.current_id, scopes,
             grant.expires_in,
         )
         await conn.execute(_ACTIVATE, install_id, scopes)

@@ -9,7 +9,7 @@ import asyncpg
 
 from ..errors import NotFound
 from .provider import ProviderConfig
-from .vault import fetchrow_decrypting, key_id, wrong_key
+from .vault import Keyring, fetchrow_decrypting, key_for, wrong_key
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,12 @@ class Install:
     integration_status: str
     connection_type: str
     api_base_url: str | None
+    api_key_header: str = "Authorization"
 
 
 _INSTALL = """
 SELECT ui.id, ui.status, ui.integration_id, i.slug, i.name, i.status AS integration_status, i.connection_type,
-       i.api_base_url
+       i.api_base_url, i.api_key_header
 FROM public.user_integrations ui
 JOIN public.mcp_integrations i ON i.id = ui.integration_id AND i.deleted_at IS NULL
 WHERE ui.user_id = (SELECT auth.uid()) AND ui.deleted_at IS NULL AND {match}
@@ -43,22 +44,24 @@ async def own_install(conn: asyncpg.Connection, ref: str | UUID, *, lock: bool =
     return Install(**dict(row))
 
 
-_CONFIG = """
+_CONFIG = f"""
 SELECT i.id AS integration_id, i.slug, i.name, i.status, i.authorization_url, i.token_url, i.revocation_url,
        i.client_id, i.token_endpoint_auth_method AS auth_method, i.issuer, i.api_base_url, i.default_scopes,
        i.client_secret_key_id,
-       CASE WHEN i.client_secret_key_id = $3 THEN public.integration_client_secret(i.id, $2) END AS client_secret
+       CASE WHEN i.client_secret_key_id = ANY($3::text[])
+            THEN public.integration_client_secret(i.id, {key_for("i.client_secret_key_id", "$2", "$3")}) END
+         AS client_secret
 FROM public.mcp_integrations i
 WHERE i.id = $1 AND i.deleted_at IS NULL
 """
 
 
-async def provider_config(conn: asyncpg.Connection, integration_id: UUID, key: str) -> ProviderConfig:
+async def provider_config(conn: asyncpg.Connection, integration_id: UUID, keys: Keyring) -> ProviderConfig:
     """The entry's OAuth settings with its client secret decrypted (visible to installers and admins only)."""
-    row = await fetchrow_decrypting(conn, _CONFIG, integration_id, key, key_id(key))
+    row = await fetchrow_decrypting(conn, _CONFIG, integration_id, keys.keys, keys.ids)
     if row is None:
         raise NotFound("the integration no longer exists")
-    if row["client_secret_key_id"] is not None and row["client_secret_key_id"] != key_id(key):
+    if row["client_secret_key_id"] is not None and row["client_secret_key_id"] not in keys.ids:
         raise wrong_key()
     values = dict(row)
     values.pop("client_secret_key_id")

@@ -21,7 +21,7 @@ from . import provider
 from .installs import Install, own_install, provider_config
 from .provider import ProviderError
 from ..context import transaction_as
-from .vault import fetchrow_decrypting, key_id, require_key, wrong_key
+from .vault import Keyring, fetchrow_decrypting, key_for, keyring, wrong_key
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,13 @@ class ReauthorizationNeeded(Conflict):
 
 # Refresh when less than 5 minutes are left, or half the token's lifetime if that is shorter, but never
 # later than 60 seconds before expiry. clock_timestamp(): the time after any wait for the lock.
-_TOKEN = """
+_KEY = key_for("t.encryption_key_id", "$2", "$3")
+_TOKEN = f"""
 SELECT t.encryption_key_id, t.expires_at,
-       CASE WHEN t.encryption_key_id = $3 THEN public.decrypt_oauth_token(t.access_token_encrypted, $2) END
-         AS access_token,
-       CASE WHEN t.encryption_key_id = $3 AND {with_refresh}
-            THEN public.decrypt_oauth_token(t.refresh_token_encrypted, $2) END AS refresh_token,
+       CASE WHEN t.encryption_key_id = ANY($3::text[])
+            THEN public.decrypt_oauth_token(t.access_token_encrypted, {_KEY}) END AS access_token,
+       CASE WHEN t.encryption_key_id = ANY($3::text[]) AND {{with_refresh}}
+            THEN public.decrypt_oauth_token(t.refresh_token_encrypted, {_KEY}) END AS refresh_token,
        t.refresh_token_encrypted IS NOT NULL AS has_refresh_token,
        coalesce(t.expires_at <= clock_timestamp(), false) AS expired,
        coalesce(t.expires_at - least(interval '5 minutes', greatest(interval '60 seconds',
@@ -56,10 +57,12 @@ _TOUCH = """
 UPDATE public.user_integrations SET last_used_at = now()
 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
 """
+# $3 is the refresh token to keep: the new one, or the old one re-encrypted, so both ciphertexts are always
+# under the key encryption_key_id names (the row may have been under a previous key).
 _STORE_REFRESHED = """
 UPDATE public.oauth_tokens SET
   access_token_encrypted = public.encrypt_oauth_token($2, $4),
-  refresh_token_encrypted = coalesce(public.encrypt_oauth_token($3, $4), refresh_token_encrypted),
+  refresh_token_encrypted = public.encrypt_oauth_token($3, $4),
   encryption_key_id = $5,
   expires_at = CASE WHEN $6::int IS NULL THEN NULL ELSE clock_timestamp() + make_interval(secs => $6::int) END,
   scopes = coalesce($7::text[], scopes),
@@ -78,12 +81,12 @@ async def get_access_token(
 
     `stale`: a token the provider just refused (HTTP 401); it is refreshed unless someone already has.
     """
-    key = require_key(app)
+    keys = keyring(app)
     failure: Exception | None = None
     async with transaction_as(app, principal) as conn:
         install = await own_install(conn, install_ref)
         _check_usable(install)
-        row = await fetchrow_decrypting(conn, _READ, install.id, key, key_id(key))
+        row = await fetchrow_decrypting(conn, _READ, install.id, keys.keys, keys.ids)
         token = _fresh_token(install, row, stale)
         if token is not None:
             await _touch(app, conn, install)
@@ -93,12 +96,12 @@ async def get_access_token(
         await conn.execute("SELECT set_config('statement_timeout', $1, true)", f"{LOCK_WAIT_MS}ms")
         install = await own_install(conn, install.id, lock=True)
         _check_usable(install)
-        row = await fetchrow_decrypting(conn, _READ_LOCKED, install.id, key, key_id(key))
+        row = await fetchrow_decrypting(conn, _READ_LOCKED, install.id, keys.keys, keys.ids)
         token = _fresh_token(install, row, stale)
         if token is not None:
             await _touch(app, conn, install)
             return token
-        token, failure = await _refresh_locked(conn, install, row, key)
+        token, failure = await _refresh_locked(conn, install, row, keys)
         if token is not None:
             return token
     raise failure  # after COMMIT: a recorded error status survives
@@ -110,12 +113,16 @@ async def _touch(app, conn: asyncpg.Connection, install: Install) -> None:
 
 
 def _check_usable(install: Install) -> None:
-    if install.connection_type != "oauth2":
-        raise InvalidArgument(f"{install.name} does not connect through OAuth")
+    if install.connection_type == "webhook":
+        raise InvalidArgument(f"{install.name} sends webhooks to Renubu; it has no API credentials here "
+                              "(read what it sent with list_integration_events)")
+    if install.connection_type not in ("oauth2", "api_key"):
+        raise InvalidArgument(f"{install.name} does not connect through OAuth or an API key")
     if install.integration_status == "disabled":
         raise Forbidden(f"an admin has disabled {install.name}")
     if install.status == "pending":
-        raise Conflict(f"{install.name} is not connected yet: open the authorization URL from install_integration")
+        link = "connect page" if install.connection_type == "api_key" else "authorization URL"
+        raise Conflict(f"{install.name} is not connected yet: open the {link} from install_integration")
     if install.status == "error":
         raise ReauthorizationNeeded(f"{install.name} needs to be connected again: run install_integration")
     if install.status != "active":
@@ -136,7 +143,7 @@ def _fresh_token(install: Install, row: asyncpg.Record | None, stale: str | None
 
 
 async def _refresh_locked(
-    conn: asyncpg.Connection, install: Install, row: asyncpg.Record, key: str
+    conn: asyncpg.Connection, install: Install, row: asyncpg.Record, keys: Keyring
 ) -> tuple[str | None, Exception | None]:
     """Refresh while holding the install's lock: (new token, None) or (None, the error to raise after commit)."""
     usable_now = not row["expired"]
@@ -149,7 +156,7 @@ async def _refresh_locked(
                            "the access token expired and the provider gave no refresh token: connect again")
         return None, ReauthorizationNeeded(f"{install.name}'s access expired: run install_integration to connect again")
 
-    cfg = await provider_config(conn, install.integration_id, key)
+    cfg = await provider_config(conn, install.integration_id, keys)
     try:
         grant = await provider.refresh(cfg, row["refresh_token"])
     except ProviderError as exc:
@@ -167,8 +174,8 @@ async def _refresh_locked(
         return None, Unavailable(f"could not refresh the {cfg.name} token ({exc.detail}); try again shortly")
 
     scopes = list(grant.scopes) if grant.scopes is not None else None
-    await conn.execute(_STORE_REFRESHED, install.id, grant.access_token, grant.refresh_token, key, key_id(key),
-                       grant.expires_in, scopes)
+    await conn.execute(_STORE_REFRESHED, install.id, grant.access_token, grant.refresh_token or row["refresh_token"],
+                       keys.current, keys.current_id, grant.expires_in, scopes)
     await conn.execute(_REFRESHED_OK, install.id)
     log.info("refreshed the %s token%s", cfg.slug, " (refresh token rotated)" if grant.refresh_token else "")
     return grant.access_token, None
@@ -187,19 +194,19 @@ class Uninstalled:
 
 async def revoke_install(app, principal: Principal, install_ref: str | UUID) -> Uninstalled:
     """Revoke the grant at the provider where it has an endpoint, destroy the stored secrets, mark it revoked."""
-    key = require_key(app)
+    keys = keyring(app)
     async with transaction_as(app, principal) as conn:
         install = await own_install(conn, install_ref, lock=True)
         if install.status == "revoked":
             return Uninstalled(install.id, install.slug, install.name, None)
         revoked: bool | None = None
         try:
-            row = await fetchrow_decrypting(conn, _READ_LOCKED, install.id, key, key_id(key))
+            row = await fetchrow_decrypting(conn, _READ_LOCKED, install.id, keys.keys, keys.ids)
         except Unavailable:  # undecryptable: nothing to send the provider, but the secrets still go
             row, revoked = None, False
         if row is not None:
             try:
-                cfg = await provider_config(conn, install.integration_id, key)
+                cfg = await provider_config(conn, install.integration_id, keys)
             except Unavailable:  # the client secret is under another key: the secrets still go
                 cfg, revoked = None, False
             if cfg is None or not cfg.revocation_url:
@@ -215,6 +222,8 @@ async def revoke_install(app, principal: Principal, install_ref: str | UUID) -> 
                 revoked = all(results)
         await conn.execute("DELETE FROM public.oauth_tokens WHERE user_integration_id = $1", install.id)
         await conn.execute("DELETE FROM public.oauth_states WHERE user_integration_id = $1", install.id)
+        await conn.execute("DELETE FROM public.connect_links WHERE user_integration_id = $1", install.id)
+        await conn.execute("DELETE FROM public.webhook_endpoints WHERE user_integration_id = $1", install.id)
         note = None
         if revoked is False:
             note = f"{install.name} did not confirm the revocation: remove Renubu's access in {install.name}'s settings"

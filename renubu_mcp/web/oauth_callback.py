@@ -1,4 +1,5 @@
-"""GET /oauth/callback: where the browser lands after a provider's consent screen, and a loopback server for it.
+"""GET /oauth/callback: where the browser lands after a provider's consent screen, and a loopback server for it
+(which serves the connect pages and webhook deliveries too).
 
 The page is ours alone: inline CSS, no script, nothing loaded from anywhere (a strict CSP says so), no
 referrer sent onwards (the address bar holds the code and state), never cached. On the HTTP app the route
@@ -22,8 +23,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from ..oauth.connect import CONNECT_PATH
 from ..oauth.flow import CallbackOutcome, complete_authorization
 from ..oauth.settings import CALLBACK_PATH
+from .connect import connect_routes
+from .webhooks import webhook_routes
 
 log = logging.getLogger(__name__)
 
@@ -83,22 +87,26 @@ def callback_routes(get_app: Callable[[], Any]) -> list[Route]:
     return [Route(CALLBACK_PATH, callback_endpoint(get_app), methods=["GET", "HEAD"])]
 
 
-# --- keeping code and state out of access logs ---------------------------------------------------------------
+# --- keeping code, state and connect tokens out of access logs ------------------------------------------------
 
 _CALLBACK_QUERY = re.compile(re.escape(CALLBACK_PATH) + r"\?\S*")
+_CONNECT_TOKEN = re.compile(re.escape(CONNECT_PATH) + r"/[^\s?\"]+")
+
+
+def _redact(text: str) -> str:
+    text = _CALLBACK_QUERY.sub(CALLBACK_PATH + "?[redacted]", text)
+    return _CONNECT_TOKEN.sub(CONNECT_PATH + "/[redacted]", text)
 
 
 class RedactCallbackQuery(logging.Filter):
-    """uvicorn's access log prints the request line, query and all: drop the callback's (code, state)."""
+    """uvicorn's access log prints the request line, query and all: drop the callback's (code, state) and the
+    token in a connect page's path."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(
-                _CALLBACK_QUERY.sub(CALLBACK_PATH + "?[redacted]", a) if isinstance(a, str) else a
-                for a in record.args
-            )
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.msg, str):
-            record.msg = _CALLBACK_QUERY.sub(CALLBACK_PATH + "?[redacted]", record.msg)
+            record.msg = _redact(record.msg)
         return True
 
 
@@ -138,8 +146,9 @@ async def serve_callback_on_loopback(
         yield None
         return
     bound_port = sock.getsockname()[1]
+    get_app = lambda: app_state  # noqa: E731
     config = uvicorn.Config(
-        Starlette(routes=callback_routes(lambda: app_state)),
+        Starlette(routes=callback_routes(get_app) + connect_routes(get_app) + webhook_routes(get_app)),
         lifespan="off", access_log=False, log_config=None, log_level="warning", server_header=False,
         date_header=False,
     )

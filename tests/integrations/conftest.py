@@ -5,10 +5,13 @@
     hubspot(provider)     points the demo 'hubspot' entry at the fake provider, with its client secret stored
     app()                 an AppState of its own (another pool on the same database): what the callback runs on
     browser               drives GET /oauth/callback on the Starlette route in-process
+    web                   an httpx client (keeping cookies) on every web route: callback, connect pages, webhooks
 """
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -30,7 +33,10 @@ from renubu_mcp.oauth import provider as provider_module
 from renubu_mcp.oauth.vault import key_id
 from renubu_mcp.server import ALL_TOOLSETS, build_server
 from renubu_mcp.tools import integrations
+from renubu_mcp.oauth import webhooks as webhook_signing
+from renubu_mcp.web.connect import connect_routes
 from renubu_mcp.web.oauth_callback import callback_routes
+from renubu_mcp.web.webhooks import webhook_routes
 
 from .fake_provider import CLIENT_ID, FakeProvider
 
@@ -183,3 +189,56 @@ async def connected(session: Session, provider: FakeProvider, browser: Browser, 
     page = await browser.land(provider.approve(started["authorization_url"]))
     assert page.status_code == 200, page.text
     return started
+
+
+# --- connect pages and webhooks ------------------------------------------------------------------------------
+
+
+def web_app(app: AppState) -> Starlette:
+    """Every non-MCP route, on one app state (what the HTTP app and the loopback listener serve)."""
+    get_app = lambda: app  # noqa: E731
+    return Starlette(routes=callback_routes(get_app) + connect_routes(get_app) + webhook_routes(get_app))
+
+
+@pytest.fixture
+async def web(app) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client (it keeps cookies) on the web routes, in-process."""
+    transport = httpx.ASGITransport(app=web_app(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8765") as client:
+        yield client
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+_CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
+
+
+def csrf_of(page: httpx.Response) -> str:
+    match = _CSRF.search(page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+async def submit(web: httpx.AsyncClient, connect_url: str, **fields: str) -> httpx.Response:
+    """Open the connect page, then post its form with these fields (as a browser would, same origin)."""
+    form = await web.get(path_of(connect_url))
+    assert form.status_code == 200, form.text
+    return await web.post(path_of(connect_url), data={"csrf": csrf_of(form), **fields},
+                          headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+
+
+def signed(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    stamp = int(time.time()) if timestamp is None else timestamp
+    return {"X-Renubu-Timestamp": str(stamp), "X-Renubu-Signature": webhook_signing.sign(secret, stamp, body),
+            "Content-Type": "application/json"}
+
+
+async def connect_webhook(session: Session, web: httpx.AsyncClient, slug: str = "stripe-billing") -> tuple[dict, str]:
+    """install_integration on a webhook entry and reveal its secret: (the install, the signing secret)."""
+    started = await session.ok("install_integration", {"slug": slug})
+    page = await submit(web, started["connect_url"])
+    assert page.status_code == 200, page.text
+    secret = re.search(r'id="signing-secret">([^<]+)<', page.text).group(1)
+    return started, secret

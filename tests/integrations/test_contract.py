@@ -8,7 +8,7 @@ from renubu_mcp.tools import integrations
 
 from .conftest import build_test_server, settings_for
 
-READS = {"list_integrations", "get_integration", "list_my_integrations"}
+READS = {"list_integrations", "get_integration", "list_my_integrations", "list_integration_events"}
 WRITES = {"register_integration", "update_integration", "set_integration_status", "install_integration",
           "uninstall_integration", "integration_request"}
 
@@ -40,7 +40,9 @@ async def test_the_client_secret_is_a_write_only_password_field_and_no_output_ca
     for name in ("register_integration", "update_integration"):
         secret = offered[name].input_schema["properties"]["client_secret"]
         assert secret["format"] == "password" and secret["writeOnly"] is True
-    allowed = {"has_client_secret", "token_expires_at", "token_endpoint_auth_method", "token_url"}
+    # signing_secret_hint: the last 4 of a webhook secret's 43 random characters, to tell secrets apart.
+    allowed = {"has_client_secret", "token_expires_at", "token_endpoint_auth_method", "token_url",
+               "signing_secret_hint"}
     for tool in offered.values():
         risky = {n for n in property_names(tool.output_schema) if "secret" in n or "token" in n or "verifier" in n}
         assert risky <= allowed, (tool.name, risky - allowed)

@@ -165,7 +165,7 @@ async def test_a_provider_that_sends_iss_must_name_the_expected_issuer(connect, 
 async def test_install_refuses_what_cannot_be_installed(connect, hubspot):
     async with connect("alice@example.com") as alice:
         assert "not offered" in await alice.error("install_integration", {"slug": "hubspot", "scopes": ["admin"]})
-        assert "API key" in await alice.error("install_integration", {"slug": "gong"})
+        assert "OAuth integrations only" in await alice.error("install_integration", {"slug": "gong", "scopes": ["x"]})
         assert "no integration 'google-calendar'" in await alice.error(
             "install_integration", {"slug": "google-calendar"})  # disabled: not even visible to alice
         assert "no integration" in await alice.error("install_integration", {"slug": "nope"})

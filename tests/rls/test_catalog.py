@@ -8,6 +8,7 @@ import pytest
 from renubu_mcp import migrate as migrations
 
 from . import (
+    test_policies_connect,
     test_policies_docs,
     test_policies_features,
     test_policies_integrations,
@@ -106,7 +107,7 @@ def test_policy_columns_are_read_from_the_policys_own_table_only():
 # --- the policy tests themselves cover every table, operation and kind of actor ------------------------------
 
 MODULES = [test_policies_people, test_policies_workflows, test_policies_docs, test_policies_features,
-           test_policies_integrations, test_policies_tokens]
+           test_policies_integrations, test_policies_tokens, test_policies_connect]
 
 
 async def test_every_public_table_has_an_access_matrix_for_every_operation(owner):
