@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from renubu_mcp.auth import TokenRules, mint_token
+from renubu_mcp.auth import TokenRules, mint_token, verify_token
 from renubu_mcp.demo import ALICE, BOB
 from renubu_mcp.http_app import build_http_app
 from renubu_mcp.server import build_server
@@ -137,3 +137,23 @@ async def test_the_health_check_reports_the_database_and_foreign_hosts_are_refus
         assert rebinding.status_code == 421
         cross_site = await http.post(f"{url}/mcp", json={}, headers={**headers, "origin": "https://evil.example"})
         assert cross_site.status_code == 403
+
+
+def test_the_embedded_welcome_prints_the_url_a_working_token_per_demo_user_and_a_client_config(capsys, tmp_path):
+    from renubu_mcp.cli import _print_local_welcome
+    from renubu_mcp.config import Settings
+    from renubu_mcp.demo import DEMO_USERS
+    from renubu_mcp.embedded import EmbeddedCluster
+
+    settings = Settings(data_dir=tmp_path, port=8123)
+    _print_local_welcome(settings)
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8123/mcp" in out
+    secret = EmbeddedCluster(tmp_path).jwt_secret()  # the same secret the server verifies with
+    lines = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("  ") and "@" in line}
+    assert set(lines) == {u.email for u in DEMO_USERS}
+    for user in DEMO_USERS:
+        assert verify_token(lines[user.email], TokenRules(secret))["sub"] == str(user.id)
+    config = json.loads(out[out.index("{"):])
+    entry = config["mcpServers"]["renubu"]
+    assert entry["url"] == "http://127.0.0.1:8123/mcp" and entry["headers"]["Authorization"].startswith("Bearer ")
