@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,6 +32,51 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     # JSON columns arrive as Python objects, not strings.
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+class PooledConnection(asyncpg.Connection):
+    """A pool connection that knows whether its last use was a request transaction that ended cleanly.
+
+    Every request setting (role, claims, statement_timeout) is transaction-local, so COMMIT or ROLLBACK already
+    clears it: after such a request the pool skips asyncpg's reset query (pg_advisory_unlock_all, CLOSE ALL,
+    UNLISTEN *, RESET ALL), one round trip saved per call. Any other use of a connection (a direct
+    pool.acquire(), a request that did not end cleanly) still gets the full reset on release.
+    """
+
+    _request_ended_cleanly = False
+
+    def _note_request_ended(self) -> None:
+        self._request_ended_cleanly = not self.is_closed() and not self.is_in_transaction()
+
+
+async def _reset_on_release(conn: asyncpg.Connection) -> None:
+    """The pool's reset hook; asyncpg has already rolled back any transaction left open before calling it."""
+    if getattr(conn, "_request_ended_cleanly", False):
+        conn._request_ended_cleanly = False  # type: ignore[attr-defined]
+        return
+    reset_query = conn.get_reset_query()
+    if reset_query:
+        await conn.execute(reset_query)
+
+
+POOLER_PARAMETER = "pgbouncer"
+
+
+def connection_options(dsn: str) -> tuple[str, dict[str, Any]]:
+    """The URL for asyncpg (without our own `pgbouncer` parameter) and the pool options it implies.
+
+    `?pgbouncer=true` (Supabase's convention) marks a transaction-pooling PgBouncer in front: it cannot
+    keep prepared statements across transactions, so asyncpg's statement cache must be off.
+    """
+    parts = urllib.parse.urlsplit(dsn)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    flags = [value for key, value in query if key == POOLER_PARAMETER]
+    if not flags:
+        return dsn, {}
+    rest = urllib.parse.urlencode([(k, v) for k, v in query if k != POOLER_PARAMETER], safe="/")
+    plain = urllib.parse.urlunsplit(parts._replace(query=rest))
+    behind_pooler = flags[-1].strip().lower() in ("true", "1", "yes", "on")
+    return plain, ({"statement_cache_size": 0} if behind_pooler else {})
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -78,11 +125,17 @@ class Database:
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, statement_timeout_ms: int = 15_000,
+        cls, dsn: str, *, min_size: int = 0, max_size: int = 10, statement_timeout_ms: int = 15_000,
         read_only: bool = False,
     ) -> "Database":
+        # min_size 0: during an outage asyncpg would otherwise keep retrying (and logging tracebacks) to hold a
+        # floor of connections; released connections still stay open for reuse.
+        dsn, options = connection_options(dsn)
         try:
-            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+            pool = await asyncpg.create_pool(
+                dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                connection_class=PooledConnection, reset=_reset_on_release, **options,
+            )
         except (OSError, asyncpg.PostgresError) as exc:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}") from None
         return cls(pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only)
@@ -92,7 +145,11 @@ class Database:
 
     @asynccontextmanager
     async def as_user(self, principal: Principal, *, read_only: bool | None = None) -> AsyncIterator[asyncpg.Connection]:
-        """Yield a connection inside one transaction acting as `principal` under RLS."""
+        """Yield a connection inside one transaction acting as `principal` under RLS.
+
+        Round trips: BEGIN, the one set_config statement (prepared once per connection, then Bind/Execute),
+        the caller's queries, COMMIT. Releasing costs none: the transaction took every setting with it.
+        """
         readonly = self.read_only if read_only is None else read_only
         try:
             conn: asyncpg.Connection = await self.pool.acquire()
@@ -103,10 +160,24 @@ class Database:
                 await conn.execute(_SET_REQUEST_CONTEXT, principal.role, principal.claims_json(), self.statement_timeout)
                 yield conn
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
-                asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError) as exc:
+                asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
+                asyncpg.exceptions.InternalClientError) as exc:
+            # InternalClientError: asyncpg's protocol state when the server dies mid-exchange (a restart).
             raise DatabaseUnavailable(f"lost the connection to PostgreSQL: {type(exc).__name__}") from None
         finally:
+            # Only our own pool's connections can skip the reset; a pool made elsewhere keeps its own rules.
+            note = getattr(conn, "_note_request_ended", None)
+            if note is not None:
+                note()
+            await self._release(conn)
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        """A connection that breaks while being returned is discarded; the call's own outcome stands."""
+        try:
             await self.pool.release(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError,
+                asyncio.TimeoutError) as exc:
+            log.info("discarded a pool connection that failed on release: %s", type(exc).__name__)
 
     async def check_login_role(self) -> str:
         """Refuse to serve through a role that would bypass RLS; return the role's name."""

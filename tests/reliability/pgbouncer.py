@@ -6,8 +6,7 @@ It is started as our child process and stopped by its pid.
 
 asyncpg keeps named prepared statements per connection, which a transaction pooler cannot honour (PgBouncer
 1.18 has no max_prepared_statements): the app DSN carries `?pgbouncer=true`, which tells renubu_mcp.db to turn
-asyncpg's statement cache off. Until db.py understands that flag, `install_statement_cache_shim()` does the same
-from outside (see the reliability report for the patch).
+asyncpg's statement cache off.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ def available() -> bool:
     return os.access(PGBOUNCER, os.X_OK)
 
 
-SHIM_SITE_DIR = Path(__file__).with_name("pgbouncer_shim_site")
 
 
 class PgBouncer:
@@ -121,13 +119,7 @@ log_disconnections = 0
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-# --- until renubu_mcp.db understands ?pgbouncer=true ------------------------------------------------------------
-
-
-def db_understands_pooler_flag() -> bool:
-    from renubu_mcp import db
-
-    return hasattr(db, "connection_options")
+# --- the pooler flag -------------------------------------------------------------------------------------------
 
 
 def strip_pooler_flag(dsn: str) -> tuple[str, bool]:
@@ -136,22 +128,3 @@ def strip_pooler_flag(dsn: str) -> tuple[str, bool]:
     flagged = any(k == POOLER_FLAG and v.lower() in ("true", "1", "yes", "on") for k, v in query)
     rest = urllib.parse.urlencode([(k, v) for k, v in query if k != POOLER_FLAG], safe="/")
     return urllib.parse.urlunsplit(parts._replace(query=rest)), flagged
-
-
-def install_statement_cache_shim() -> Any:
-    """Make asyncpg.create_pool do what the proposed db.py patch does; returns an undo function."""
-    original = asyncpg.create_pool
-
-    def create_pool(dsn: str | None = None, *args: Any, **kwargs: Any):
-        if isinstance(dsn, str):
-            dsn, flagged = strip_pooler_flag(dsn)
-            if flagged:
-                kwargs["statement_cache_size"] = 0
-        return original(dsn, *args, **kwargs)
-
-    asyncpg.create_pool = create_pool
-
-    def undo() -> None:
-        asyncpg.create_pool = original
-
-    return undo

@@ -8,19 +8,17 @@ Owner DSNs (migrations, test set-up and checks) still go straight to PostgreSQL.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 
 from renubu_mcp.embedded import APP_ROLE, EmbeddedCluster
 
-from .pgbouncer import SHIM_SITE_DIR, PgBouncer, available, db_understands_pooler_flag, install_statement_cache_shim
+from .pgbouncer import PgBouncer, available
 
 _original_app_dsn = EmbeddedCluster.app_dsn
 _bouncers: dict[tuple[str, int], PgBouncer] = {}
 _routed = 0
-_undo_shim: Any = None
 
 
 def _app_dsn_through_pgbouncer(self: EmbeddedCluster, dbname: str | None = None) -> str:
@@ -34,26 +32,18 @@ def _app_dsn_through_pgbouncer(self: EmbeddedCluster, dbname: str | None = None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _undo_shim
     if not available():
         raise pytest.UsageError("pgbouncer_plugin: no pgbouncer binary (apt-get install pgbouncer)")
     EmbeddedCluster.app_dsn = _app_dsn_through_pgbouncer  # type: ignore[method-assign]
-    if not db_understands_pooler_flag():
-        _undo_shim = install_statement_cache_shim()
-        # ... and in the `renubu-mcp` processes the tests start (they inherit the environment).
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SHIM_SITE_DIR), os.environ.get("PYTHONPATH")]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     EmbeddedCluster.app_dsn = _original_app_dsn  # type: ignore[method-assign]
-    if _undo_shim is not None:
-        _undo_shim()
     for bouncer in _bouncers.values():
         bouncer.stop()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    shim = "shim (db.py does not read ?pgbouncer=true yet)" if _undo_shim else "db.py"
     terminalreporter.write_line(
         f"pgbouncer-plugin: {_routed} app DSN(s) through {len(_bouncers)} pgbouncer(s), pool_mode=transaction, "
-        f"statement cache off by {shim}")
+        f"statement cache off by ?pgbouncer=true")

@@ -18,8 +18,7 @@ from renubu_mcp.embedded import APP_ROLE
 from renubu_mcp.server import build_server
 from tests.tools.conftest import settings_for
 
-from .pgbouncer import PgBouncer, available, db_understands_pooler_flag, install_statement_cache_shim, \
-    strip_pooler_flag
+from .pgbouncer import PgBouncer, available, strip_pooler_flag
 
 pytestmark = pytest.mark.skipif(not available(), reason="no pgbouncer binary (scripts/bootstrap test installs "
                                                         "Debian's pgbouncer when run as root)")
@@ -33,14 +32,6 @@ def bouncer(pg):
     bouncer = PgBouncer(pg.socket_dir, pg._port, pool_size=2).start()
     yield bouncer
     bouncer.stop()
-
-
-@pytest.fixture
-def statement_cache_off():
-    undo = None if db_understands_pooler_flag() else install_statement_cache_shim()
-    yield
-    if undo:
-        undo()
 
 
 async def server_claims(dsn: str, samples: int) -> set[tuple]:
@@ -59,7 +50,7 @@ async def server_claims(dsn: str, samples: int) -> set[tuple]:
 
 
 async def test_interleaved_alice_and_bob_calls_see_only_their_own_data_and_leave_no_identity_behind(
-    bouncer, demo_db, statement_cache_off
+    bouncer, demo_db
 ):
     dsn = bouncer.dsn(APP_ROLE, demo_db.name)
     async with Client(build_server(settings_for(dsn, "alice@example.com", pool_max_size=6))) as alice, \

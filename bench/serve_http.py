@@ -1,0 +1,60 @@
+"""The benchmark's HTTP server process: exactly the production HTTP app (build_server(transport="http") +
+build_http_app: stateless, JSON responses, bearer tokens), plus, in this process only:
+
+    echo                 a plain tool with no database (the SDK floor), on the same server instance
+    bench_*              the proposed query variants of bench/variants.py (BENCH_VARIANTS=0 leaves them out)
+
+BENCH_DB=baseline swaps in the per-request transaction as it was before issue 6 (bench/db_baseline.py).
+Started by bench/common.py:http_server(); prints "ready" once uvicorn listens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import uvicorn  # noqa: E402
+
+from bench.common import settings_for  # noqa: E402
+
+
+def echo(message: str) -> str:
+    """Return the message (the floor: the SDK's own cost per call, no database)."""
+    return message
+
+
+async def main() -> None:
+    if os.environ.get("BENCH_DB") == "baseline":
+        from bench import db_baseline
+
+        db_baseline.install()
+    from renubu_mcp.http_app import build_http_app
+    from renubu_mcp.server import build_server
+
+    port = int(os.environ["BENCH_PORT"])
+    settings = settings_for(os.environ["BENCH_APP_DSN"], port=port,
+                            pool_max_size=int(os.environ.get("BENCH_POOL_MAX", "10")))
+    server = build_server(settings, transport="http")
+    server.add_tool(echo, name="echo", title="Echo")
+    if os.environ.get("BENCH_VARIANTS", "1") == "1":
+        from bench import variants
+
+        variants.register(server)
+    app = build_http_app(server, settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    task = asyncio.create_task(uv.serve())
+    while not uv.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    print("ready", flush=True)
+    await task
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
