@@ -26,7 +26,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ..context import transaction_as
 from ..db import DatabaseUnavailable, Principal
-from ..errors import Conflict, InvalidArgument, NotFound
+from ..errors import InvalidArgument, NotFound
+from .installs import open_install
 from .settings import public_url
 from .vault import keyring
 
@@ -76,23 +77,6 @@ _ENTRY = """
 SELECT i.id, i.slug, i.name, i.status, i.connection_type
 FROM public.mcp_integrations i WHERE i.slug = $1 AND i.deleted_at IS NULL
 """
-_EXISTING = """
-SELECT ui.id, ui.status FROM public.user_integrations ui
-WHERE ui.user_id = (SELECT auth.uid()) AND ui.integration_id = $1
-FOR UPDATE
-"""
-# Connecting again keeps an active install (and its key or secret) working until the new one is submitted.
-_REOPEN = """
-UPDATE public.user_integrations SET
-  status = CASE WHEN status = 'active' THEN 'active' ELSE 'pending' END, deleted_at = NULL
-WHERE id = $1
-RETURNING id, status
-"""
-_CREATE = """
-INSERT INTO public.user_integrations (user_id, integration_id, status)
-VALUES ((SELECT auth.uid()), $1, 'pending')
-RETURNING id, status
-"""
 # One live link per install (a new one supersedes the last), and the caller's spent or expired ones go.
 _TIDY = """
 DELETE FROM public.connect_links l
@@ -113,14 +97,7 @@ async def start_connect(conn: asyncpg.Connection, *, server_url: str, slug: str)
         raise NotFound(f"no integration {slug!r} in the marketplace (see list_integrations)")
     if entry["connection_type"] not in ("api_key", "webhook"):
         raise InvalidArgument(f"{entry['name']} connects through OAuth, not a connect page")
-    existing = await conn.fetchrow(_EXISTING, entry["id"])
-    if entry["status"] == "disabled":
-        raise Conflict(f"{entry['name']} is disabled in the marketplace")
-    if entry["status"] == "deprecated" and (existing is None or existing["status"] == "revoked"):
-        raise Conflict(
-            f"{entry['name']} is deprecated: existing connections keep working, but it cannot be newly installed"
-        )
-    install = await (conn.fetchrow(_REOPEN, existing["id"]) if existing else conn.fetchrow(_CREATE, entry["id"]))
+    install = await open_install(conn, entry)
     await conn.execute(_TIDY, install["id"])
     token = secrets.token_urlsafe(32)
     expires_at = await conn.fetchval(_NEW_LINK, link_hash(token), install["id"], entry["connection_type"])

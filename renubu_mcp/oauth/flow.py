@@ -26,7 +26,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from ..db import DatabaseUnavailable, Principal
 from ..errors import Conflict, InvalidArgument, NotFound, Unavailable
 from . import provider
-from .installs import provider_config
+from .installs import open_install, provider_config
 from .provider import ProviderConfig, ProviderError, TokenGrant
 from ..context import transaction_as
 from .vault import Keyring, fetchrow_decrypting, key_for, key_id, keyring
@@ -61,25 +61,6 @@ _ENTRY = """
 SELECT i.id, i.slug, i.name, i.status, i.connection_type, i.authorization_url, i.client_id, i.default_scopes
 FROM public.mcp_integrations i WHERE i.slug = $1 AND i.deleted_at IS NULL
 """
-_EXISTING = """
-SELECT ui.id, ui.status FROM public.user_integrations ui
-WHERE ui.user_id = (SELECT auth.uid()) AND ui.integration_id = $1
-FOR UPDATE
-"""
-# Re-authorizing an active install keeps it active (and its tokens) until the new grant arrives.
-_REOPEN = """
-UPDATE public.user_integrations SET
-  status = CASE WHEN status = 'active' THEN 'active' ELSE 'pending' END,
-  scopes = CASE WHEN status = 'active' THEN scopes ELSE $2 END,
-  deleted_at = NULL
-WHERE id = $1
-RETURNING id, status
-"""
-_CREATE = """
-INSERT INTO public.user_integrations (user_id, integration_id, status, scopes)
-VALUES ((SELECT auth.uid()), $1, 'pending', $2)
-RETURNING id, status
-"""
 _TIDY = """
 DELETE FROM public.oauth_states s
 WHERE s.user_id = (SELECT auth.uid()) AND (s.consumed_at IS NOT NULL OR s.expires_at < now())
@@ -108,15 +89,7 @@ async def start_authorization(
     if not entry["authorization_url"] or not entry["client_id"]:
         raise Conflict(f"{entry['name']} is not fully set up yet (no client id); ask an admin")
     requested = _requested_scopes(scopes, tuple(entry["default_scopes"] or ()))
-    existing = await conn.fetchrow(_EXISTING, entry["id"])
-    if entry["status"] == "disabled":
-        raise Conflict(f"{entry['name']} is disabled in the marketplace")
-    if entry["status"] == "deprecated" and (existing is None or existing["status"] == "revoked"):
-        raise Conflict(
-            f"{entry['name']} is deprecated: existing connections keep working, but it cannot be newly installed"
-        )
-    install = await (conn.fetchrow(_REOPEN, existing["id"], list(requested)) if existing
-                     else conn.fetchrow(_CREATE, entry["id"], list(requested)))
+    install = await open_install(conn, entry, list(requested))
     await conn.execute(_TIDY)
 
     state = secrets.token_urlsafe(32)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from ..errors import NotFound
+from ..errors import Conflict, NotFound
 from .provider import ProviderConfig
 from .vault import Keyring, fetchrow_decrypting, key_for, wrong_key
 
@@ -76,3 +76,43 @@ def _as_uuid(ref: str | UUID) -> UUID | None:
         return UUID(str(ref))
     except ValueError:
         return None
+
+
+_EXISTING_INSTALL = """
+SELECT ui.id, ui.status FROM public.user_integrations ui
+WHERE ui.user_id = (SELECT auth.uid()) AND ui.integration_id = $1
+FOR UPDATE
+"""
+# Connecting again keeps an active install (its tokens, key or secret) working until the new grant or key
+# arrives; the requested scopes replace the old ones only on an install that is not active.
+_REOPEN_INSTALL = """
+UPDATE public.user_integrations SET
+  status = CASE WHEN status = 'active' THEN 'active' ELSE 'pending' END,
+  scopes = CASE WHEN status = 'active' OR $2::text[] IS NULL THEN scopes ELSE $2 END,
+  deleted_at = NULL
+WHERE id = $1
+RETURNING id, status
+"""
+_CREATE_INSTALL = """
+INSERT INTO public.user_integrations (user_id, integration_id, status, scopes)
+VALUES ((SELECT auth.uid()), $1, 'pending', coalesce($2::text[], '{}'))
+RETURNING id, status
+"""
+
+
+async def open_install(conn: asyncpg.Connection, entry: asyncpg.Record, scopes: list[str] | None = None) -> asyncpg.Record:
+    """Create or reopen the caller's install of a marketplace entry (id, name, status), locked for this transaction.
+
+    A disabled entry cannot be connected; a deprecated one only by someone who already has a live install.
+    """
+    existing = await conn.fetchrow(_EXISTING_INSTALL, entry["id"])
+    if entry["status"] == "disabled":
+        raise Conflict(f"{entry['name']} is disabled in the marketplace")
+    if entry["status"] == "deprecated" and (existing is None or existing["status"] == "revoked"):
+        raise Conflict(
+            f"{entry['name']} is deprecated: existing connections keep working, but it cannot be newly installed"
+        )
+    if existing is not None:
+        return await conn.fetchrow(_REOPEN_INSTALL, existing["id"], scopes)
+    return await conn.fetchrow(_CREATE_INSTALL, entry["id"], scopes)
+

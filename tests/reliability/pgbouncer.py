@@ -21,7 +21,6 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 POOLER_FLAG = "pgbouncer"

@@ -12,7 +12,6 @@ import signal
 import time
 import uuid
 
-import pytest
 
 from .harness import check_writes, count_stored, run_load, summary
 
