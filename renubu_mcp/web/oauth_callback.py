@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import re
 import socket
@@ -27,42 +26,15 @@ from ..oauth.connect import CONNECT_PATH
 from ..oauth.flow import CallbackOutcome, complete_authorization
 from ..oauth.settings import CALLBACK_PATH
 from .connect import connect_routes
+from .pages import paragraph, render_page, security_headers
 from .webhooks import webhook_routes
 
 log = logging.getLogger(__name__)
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "Pragma": "no-cache",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>{title} - Renubu</title>
-<style>
-body{{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f6f7f9;color:#1d2330;margin:0}}
-main{{max-width:32rem;margin:12vh auto;padding:2rem;background:#fff;border-radius:12px;
-box-shadow:0 1px 3px rgba(0,0,0,.12)}}
-h1{{font-size:1.3rem;margin:0 0 .75rem;color:{colour}}}
-p{{margin:0}}
-</style></head>
-<body><main><h1>{title}</h1><p>{message}</p></main></body></html>
-"""
-
-
 def render(outcome: CallbackOutcome) -> HTMLResponse:
     """The page for an outcome: our own words, escaped, with the headers that keep the URL's secrets in."""
-    body = _PAGE.format(
-        title=html.escape(outcome.title), message=html.escape(outcome.message),
-        colour="#176b3a" if outcome.ok else "#a32020",
-    )
-    return HTMLResponse(body, status_code=outcome.status_code, headers=SECURITY_HEADERS)
+    return render_page(outcome.title, paragraph(outcome.message), tone="ok" if outcome.ok else "error",
+                       status_code=outcome.status_code)
 
 
 def callback_endpoint(get_app: Callable[[], Any]) -> Callable[[Request], Any]:
@@ -70,7 +42,7 @@ def callback_endpoint(get_app: Callable[[], Any]) -> Callable[[Request], Any]:
 
     async def oauth_callback(request: Request) -> Response:
         if request.method != "GET":  # a HEAD (link previews, prefetchers) must not spend the single-use state
-            return Response(status_code=405, headers={**SECURITY_HEADERS, "Allow": "GET"})
+            return Response(status_code=405, headers={**security_headers(forms=False), "Allow": "GET"})
         items = request.query_params.multi_items()
         params = dict(items)
         if len(params) != len(items):  # RFC 6749 3.1: no parameter may appear twice

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,11 +31,12 @@ from renubu_mcp.db import Database, Principal
 from renubu_mcp.demo import ADMIN, ALICE, BOB, PAT
 from renubu_mcp.oauth import provider as provider_module
 from renubu_mcp.oauth.vault import key_id
-from renubu_mcp.server import ALL_TOOLSETS, build_server
-from renubu_mcp.tools import integrations
+from renubu_mcp.server import build_server
 from renubu_mcp.oauth import webhooks as webhook_signing
 from renubu_mcp.web.connect import connect_routes
 from renubu_mcp.web.oauth_callback import callback_routes
+from tests.tools.conftest import Session
+from tests.tools.conftest import settings_for as tools_settings_for
 from renubu_mcp.web.webhooks import webhook_routes
 
 from .fake_provider import CLIENT_ID, FakeProvider
@@ -44,42 +45,9 @@ KEY = "integration-test-key-" + "5f1c0e7a9b3d42e8a1c6f0b7d2e94a13"
 PRINCIPALS = {u.email: Principal(user_id=u.id, email=u.email) for u in (ADMIN, ALICE, BOB, PAT)}
 
 
-def build_test_server(settings: Settings):
-    """build_server() plus the integrations toolset, registered the way server.py registers the others
-    (until server.py does so itself)."""
-    server = build_server(settings)
-    if integrations.toolset in ALL_TOOLSETS:
-        return server
-    for spec in integrations.toolset.specs:
-        if settings.read_only and not spec.read_only:
-            continue
-        server.add_tool(spec.fn, name=spec.name, title=spec.title, annotations=spec.annotations, structured_output=True)
-    return server
-
-
 def settings_for(app_dsn: str, email: str | None, **overrides: Any) -> Settings:
-    if "public_url" in overrides and "public_url" not in Settings.__dataclass_fields__:
-        overrides.pop("public_url")  # until config.py has it, RENUBU_PUBLIC_URL is read directly
-    return replace(Settings(database_url=app_dsn, user_email=email, token_encryption_key=KEY), **overrides)
-
-
-@dataclass
-class Session:
-    client: Client
-    email: str
-
-    async def call(self, tool: str, arguments: dict[str, Any] | None = None):
-        return await self.client.call_tool(tool, arguments or {})
-
-    async def ok(self, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = await self.call(tool, arguments)
-        assert not result.is_error, f"{tool} failed for {self.email}: {result.content[0].text}"
-        return result.structured_content
-
-    async def error(self, tool: str, arguments: dict[str, Any] | None = None) -> str:
-        result = await self.call(tool, arguments)
-        assert result.is_error, f"{tool} unexpectedly succeeded for {self.email}: {result.structured_content}"
-        return result.content[0].text
+    """The MCP tests' settings, with this suite's own encryption key (tests decrypt with KEY)."""
+    return tools_settings_for(app_dsn, email, **{"token_encryption_key": KEY, **overrides})
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +60,7 @@ def quick_retries(monkeypatch):
 def connect(demo_db) -> Callable[..., Any]:
     @asynccontextmanager
     async def open_session(email: str, **overrides: Any) -> AsyncIterator[Session]:
-        server = build_test_server(settings_for(demo_db.app_dsn, email, **overrides))
+        server = build_server(settings_for(demo_db.app_dsn, email, **overrides))
         async with Client(server) as client:
             yield Session(client, email)
 

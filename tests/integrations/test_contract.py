@@ -6,7 +6,9 @@ from mcp import Client
 
 from renubu_mcp.tools import integrations
 
-from .conftest import build_test_server, settings_for
+from renubu_mcp.server import build_server
+
+from .conftest import settings_for
 
 READS = {"list_integrations", "get_integration", "list_my_integrations", "list_integration_events"}
 WRITES = {"register_integration", "update_integration", "set_integration_status", "install_integration",
@@ -14,7 +16,7 @@ WRITES = {"register_integration", "update_integration", "set_integration_status"
 
 
 async def tools(**overrides):
-    server = build_test_server(settings_for("postgresql://unused", "alice@example.com", **overrides))
+    server = build_server(settings_for("postgresql://unused", "alice@example.com", **overrides))
     return {t.name: t for t in await server.list_tools() if t.name in READS | WRITES}
 
 
@@ -62,7 +64,7 @@ def property_names(schema) -> set[str]:
 
 async def test_read_only_mode_offers_only_the_reading_tools(demo_db):
     assert set(await tools(read_only=True)) == READS
-    server = build_test_server(settings_for(demo_db.app_dsn, "alice@example.com", read_only=True))
+    server = build_server(settings_for(demo_db.app_dsn, "alice@example.com", read_only=True))
     async with Client(server) as client:
         result = await client.call_tool("list_my_integrations", {})
         assert not result.is_error and result.structured_content["installs"] == []
