@@ -178,6 +178,35 @@ def http_server(app_dsn: str, *, extra_env: dict[str, str] | None = None, pool_m
             proc.wait()
 
 
+# --- CPU accounting: who spends the CPU of a call (client, server, PostgreSQL share the machine's cores) ----------
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, from /proc (0 if it has exited)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cluster_pids(cluster: EmbeddedCluster) -> list[int]:
+    """The postmaster of the benchmark cluster and all its children (backends, walwriter, ...)."""
+    postmaster = int((cluster.pgdata / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                pids.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return pids
+
+
+def postgres_cpu_seconds(pids: Sequence[int]) -> float:
+    return sum(process_cpu_seconds(pid) for pid in pids)
+
+
 # --- a minimal keep-alive HTTP/1.1 JSON-RPC client (cheap, so the server's cost dominates) ----------------------
 
 

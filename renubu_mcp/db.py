@@ -28,10 +28,29 @@ SELECT set_config('role', $1, true),
 """
 
 
+_JSONB_VERSION = b"\x01"  # the first byte of jsonb's binary format
+
+
+def _encode_json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    return _JSONB_VERSION + json.dumps(value).encode()
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    if data[:1] != _JSONB_VERSION:
+        raise ValueError("unsupported jsonb binary format version")
+    return json.loads(data[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # JSON columns arrive as Python objects, not strings.
-    for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    # JSON columns arrive as Python objects, not strings. Binary format, so that json inside a record or an array
+    # of records (get_customer's nested lists) decodes too: asyncpg cannot hand a text codec those.
+    await conn.set_type_codec("json", encoder=_encode_json, decoder=json.loads, schema="pg_catalog", format="binary")
+    await conn.set_type_codec("jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog",
+                              format="binary")
 
 
 class PooledConnection(asyncpg.Connection):

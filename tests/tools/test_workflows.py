@@ -322,3 +322,22 @@ async def test_task_updates_follow_the_valid_transitions(connect):
         assert (resumed["status"], resumed["snoozed_until"], resumed["assigned_to"]) == ("in_progress", None, str(BOB.id))
         skipped = await alice.ok("update_task", {"task_id": task, "status": "skipped"})
         assert skipped["status"] == "skipped" and skipped["completed_at"] is None
+
+
+async def test_get_customer_wakes_that_customers_due_snoozes_before_showing_them(connect):
+    pinecrest = (await row(connect.database, "workflow_executions", PINECREST_SNOOZED))["customer_id"]
+    lumen = (await row(connect.database, "workflow_executions", LUMEN_SNOOZED))["customer_id"]
+    async with connect("alice@example.com") as alice:
+        detail = await alice.ok("get_customer", {"customer_id": str(pinecrest)})
+        shown = {w["id"]: w for w in detail["open_workflows"]}
+        assert shown[PINECREST_SNOOZED]["status"] == "in_progress"
+        assert shown[PINECREST_SNOOZED]["wake_reason"].startswith("snooze time reached (")
+        woken_at = shown[PINECREST_SNOOZED]["woken_at"]
+        # Another customer's due snooze is not touched by this read; a second read wakes nothing again.
+        assert (await row(connect.database, "workflow_executions", BRIGHTWAVE_SNOOZED))["status"] == "snoozed"
+        again = await alice.ok("get_customer", {"customer_id": str(pinecrest)})
+        assert {w["id"]: w["woken_at"] for w in again["open_workflows"]}[PINECREST_SNOOZED] == woken_at
+
+        not_due = await alice.ok("get_customer", {"customer_id": str(lumen)})
+        lumen_shown = {w["id"]: w for w in not_due["open_workflows"]}[LUMEN_SNOOZED]
+        assert lumen_shown["status"] == "snoozed" and lumen_shown["wake_reason"] is None
