@@ -57,4 +57,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import uvloop
+
+    uvloop.run(main())  # as in production: `renubu-mcp serve --transport http` runs uvicorn on uvloop

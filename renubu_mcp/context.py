@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -71,6 +72,21 @@ async def transaction_as(app: AppState, principal: Principal) -> AsyncIterator[a
             yield conn
     except DatabaseUnavailable:
         raise Unavailable("the Renubu database is unavailable right now; try again shortly") from None
+    except asyncpg.PostgresError as exc:
+        raise from_database_error(exc) from None
+    except (OSError, asyncpg.InterfaceError):
+        raise Unavailable("lost the connection to the Renubu database; try again shortly") from None
+
+
+async def call_as_caller(ctx: Context, function: str, *args: Any) -> list[asyncpg.Record]:
+    """A request function (db.REQUEST_FUNCTIONS) as the calling user, in one round trip; errors as in transaction_as."""
+    app = app_state(ctx)
+    try:
+        return await app.db.call_as(app.principal(), function, *args)
+    except DatabaseUnavailable:
+        raise Unavailable("the Renubu database is unavailable right now; try again shortly") from None
+    except asyncio.TimeoutError:
+        raise Unavailable("the database took too long to answer; try a narrower request") from None
     except asyncpg.PostgresError as exc:
         raise from_database_error(exc) from None
     except (OSError, asyncpg.InterfaceError):

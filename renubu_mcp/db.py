@@ -98,6 +98,11 @@ def connection_options(dsn: str) -> tuple[str, dict[str, Any]]:
     return plain, ({"statement_cache_size": 0} if behind_pooler else {})
 
 
+# Request functions (migrations): each sets role and claims itself, transaction-locally, and reads under RLS, so a
+# call is one statement and one round trip. Only the login role may execute them; check_login_role verifies it.
+REQUEST_FUNCTIONS = ("public.customer_detail_as(text, text, uuid)",)
+
+
 class DatabaseUnavailable(RuntimeError):
     """PostgreSQL cannot be reached right now; the call may be retried later."""
 
@@ -140,6 +145,7 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, *, statement_timeout_ms: int = 15_000, read_only: bool = False):
         self.pool = pool
         self.statement_timeout = f"{int(statement_timeout_ms)}ms"
+        self.statement_timeout_seconds = int(statement_timeout_ms) / 1000
         self.read_only = read_only
 
     @classmethod
@@ -190,6 +196,39 @@ class Database:
                 note()
             await self._release(conn)
 
+    async def call_as(self, principal: Principal, function: str, *args: Any) -> list[asyncpg.Record]:
+        """`SELECT * FROM function(role, claims, *args)` as one statement outside any transaction block.
+
+        `function` is one of REQUEST_FUNCTIONS (a name from code, never from input). It checks the role against
+        the same allow-list and sets role and claims with set_config(..., true) at the start of the statement's
+        own implicit transaction: the same guarantees as as_user (one transaction, bind parameters, nothing
+        survives it) in one round trip instead of BEGIN, set_config, the query and COMMIT. A setting made inside
+        a statement cannot arm that statement's timer, so the statement timeout is enforced from here: asyncpg
+        cancels the statement at the deadline (asyncio.TimeoutError).
+        """
+        if not any(signature.startswith(function + "(") for signature in REQUEST_FUNCTIONS):
+            raise ValueError(f"{function!r} is not a request function")
+        placeholders = ", ".join(f"${i}" for i in range(1, len(args) + 3))
+        try:
+            conn: asyncpg.Connection = await self.pool.acquire()
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError) as exc:
+            raise DatabaseUnavailable(f"cannot reach PostgreSQL: {type(exc).__name__}") from None
+        try:
+            rows = await conn.fetch(f"SELECT * FROM {function}({placeholders})", principal.role,
+                                    principal.claims_json(), *args, timeout=self.statement_timeout_seconds)
+            note = getattr(conn, "_note_request_ended", None)
+            if note is not None:  # the implicit transaction has ended: nothing of the request is left
+                note()
+            return rows
+        except asyncio.TimeoutError:  # an OSError since Python 3.11, but not a lost connection: the deadline
+            raise
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
+                asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
+                asyncpg.exceptions.InternalClientError) as exc:
+            raise DatabaseUnavailable(f"lost the connection to PostgreSQL: {type(exc).__name__}") from None
+        finally:
+            await self._release(conn)
+
     async def _release(self, conn: asyncpg.Connection) -> None:
         """A connection that breaks while being returned is discarded; the call's own outcome stands."""
         try:
@@ -207,10 +246,13 @@ class Database:
                        (SELECT count(*) FROM pg_class c
                         WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm')) AS owned,
                        (SELECT array_agg(role) FROM unnest($1::text[]) AS role
-                        WHERE NOT pg_has_role(r.oid, role, 'MEMBER')) AS missing
+                        WHERE NOT pg_has_role(r.oid, role, 'MEMBER')) AS missing,
+                       (SELECT array_agg(fn) FROM unnest($2::text[]) AS fn
+                        WHERE to_regprocedure(fn) IS NULL
+                           OR NOT has_function_privilege(r.oid, to_regprocedure(fn), 'EXECUTE')) AS cannot_execute
                 FROM pg_roles r WHERE r.rolname = current_user
                 """,
-                sorted(REQUEST_ROLES),
+                sorted(REQUEST_ROLES), list(REQUEST_FUNCTIONS),
             )
         name = row["rolname"]
         if row["rolsuper"]:
@@ -225,5 +267,11 @@ class Database:
             raise UnsafeLoginRole(
                 f"login role {name!r} cannot switch to {', '.join(row['missing'])}; "
                 f"run the migrations, or GRANT {', '.join(row['missing'])} TO {name}"
+            )
+        if row["cannot_execute"]:
+            functions = ", ".join(row["cannot_execute"])
+            raise UnsafeLoginRole(
+                f"login role {name!r} cannot execute {functions}; run the migrations, or GRANT EXECUTE ON FUNCTION "
+                f"{functions} TO {name}"
             )
         return name

@@ -77,58 +77,6 @@ TASK_COLUMNS = """
 ACTION_COLUMNS = "a.id, a.workflow_execution_id, a.task_id, a.user_id, a.action_type, a.action_data, a.created_at"
 
 
-def column_names(columns: str) -> tuple[str, ...]:
-    """The output names of a column list ("e.id, c.name AS customer_name" -> ("id", "customer_name")).
-
-    For rows read back as anonymous records (record_of), which carry no names.
-    """
-    names = []
-    for column in columns.split(","):
-        expression = column.strip()
-        names.append(expression.rpartition(" AS ")[2] if " AS " in expression else expression.rpartition(".")[2])
-    return tuple(names)
-
-
-def record_of(columns: str) -> str:
-    """A column list as one anonymous record: "e.id, c.name AS customer_name" -> "ROW(e.id, c.name)"."""
-    return "ROW(" + ", ".join(column.strip().partition(" AS ")[0] for column in columns.split(",")) + ")"
-
-
-# get_customer's nested lists, read in the same statement as the customer (customers.py). Filters, orders and
-# limits are exactly those of the functions below; $1 is the customer id.
-OPEN_WORKFLOWS_OF_CUSTOMER = f"""ARRAY(SELECT {record_of(WORKFLOW_COLUMNS)} FROM {WORKFLOW_FROM}
-    WHERE e.customer_id = $1 AND e.deleted_at IS NULL AND e.status <> 'completed'
-    ORDER BY e.updated_at DESC LIMIT 50)"""
-OPEN_TASKS_OF_CUSTOMER = f"""ARRAY(SELECT {record_of(TASK_COLUMNS)} FROM workflow_tasks t
-    JOIN workflow_executions e ON e.id = t.workflow_execution_id
-    WHERE e.customer_id = $1 AND e.deleted_at IS NULL AND t.deleted_at IS NULL
-      AND t.status IN ({", ".join(f"'{s}'" for s in OPEN_TASK_STATUSES)})
-    ORDER BY t.due_date NULLS LAST, t.id LIMIT 100)"""
-RECENT_ACTIONS_OF_CUSTOMER = f"""ARRAY(SELECT {record_of(ACTION_COLUMNS)} FROM workflow_actions a
-    JOIN workflow_executions e ON e.id = a.workflow_execution_id
-    WHERE e.customer_id = $1 AND e.deleted_at IS NULL AND a.deleted_at IS NULL
-    ORDER BY a.created_at DESC, a.id LIMIT 20)"""
-# Whether wake_due_workflows has anything to look at for this customer.
-CUSTOMER_HAS_SNOOZED = """EXISTS (SELECT 1 FROM workflow_executions x
-    WHERE x.customer_id = $1 AND x.status = 'snoozed' AND x.deleted_at IS NULL)"""
-
-_WORKFLOW_NAMES = column_names(WORKFLOW_COLUMNS)
-_TASK_NAMES = column_names(TASK_COLUMNS)
-_ACTION_NAMES = column_names(ACTION_COLUMNS)
-
-
-def workflows_from_records(records: list[tuple[Any, ...]]) -> list[WorkflowSummary]:
-    return [WorkflowSummary(**dict(zip(_WORKFLOW_NAMES, r, strict=True))) for r in records]
-
-
-def tasks_from_records(records: list[tuple[Any, ...]]) -> list[Task]:
-    return [Task(**dict(zip(_TASK_NAMES, r, strict=True))) for r in records]
-
-
-def actions_from_records(records: list[tuple[Any, ...]]) -> list[Action]:
-    return [Action(**dict(zip(_ACTION_NAMES, r, strict=True))) for r in records]
-
-
 def workflow_from_row(row: asyncpg.Record) -> WorkflowSummary:
     return WorkflowSummary(**dict(row))
 

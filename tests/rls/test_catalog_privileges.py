@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from renubu_mcp import migrate as migrations
+from renubu_mcp.db import REQUEST_FUNCTIONS
 
 from .catalog import definer_functions_executable_by_anon
 
@@ -36,6 +37,14 @@ async def granted(request, database_factory, rls_template):  # rls_template: the
     yield conn
     await conn.close()
     db.drop()
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated", "service_role"])
+async def test_only_the_login_role_can_execute_a_request_function(granted, role):
+    """A request function takes the role and claims as arguments: a user who could call it could be anyone."""
+    for function in REQUEST_FUNCTIONS:
+        assert not await granted.fetchval("SELECT has_function_privilege($1, $2, 'EXECUTE')", role, function)
+        assert await granted.fetchval("SELECT has_function_privilege('authenticator', $1, 'EXECUTE')", function)
 
 
 async def test_anon_can_execute_no_security_definer_function(granted):

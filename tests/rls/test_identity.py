@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import time
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -162,6 +164,57 @@ def test_a_principal_cannot_ask_for_a_role_outside_the_allow_list():
         Principal(None, role="authenticated")
 
 
+# --- request functions: the same rules in one statement (db.call_as) -------------------------------------------
+
+DETAIL = "public.customer_detail_as"
+
+
+async def test_a_request_function_reads_as_the_user_and_leaves_the_connection_clean(single):
+    rows = await single.call_as(PRINCIPALS["alice"], DETAIL, w.CUST_ALICE)
+    assert [json.loads(r["detail"])["customer"]["id"] for r in rows] == [str(w.CUST_ALICE)]
+    assert [c["name"] for c in json.loads(rows[0]["detail"])["contacts"]] == ["Carla Contact"]
+    async with single.pool.acquire() as conn:
+        assert_clean(await conn.fetchrow(LEFTOVERS))
+    assert await single.call_as(PRINCIPALS["alice"], DETAIL, w.CUST_BOB) == []  # RLS: not hers
+    admin_rows = await single.call_as(PRINCIPALS["admin"], DETAIL, w.CUST_BOB)
+    assert [json.loads(r["detail"])["customer"]["id"] for r in admin_rows] == [str(w.CUST_BOB)]
+    async with single.pool.acquire() as conn:
+        assert_clean(await conn.fetchrow(LEFTOVERS))
+
+
+async def test_a_request_function_refuses_a_role_outside_the_allow_list_and_sets_nothing(app):
+    claims = Principal(w.ADMIN).claims_json()
+    async with app.pool.acquire() as conn:
+        for role in ("service_role", "postgres", "authenticator", None):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="not allowed"):
+                await conn.fetch(f"SELECT * FROM {DETAIL}($1, $2, $3)", role, claims, w.CUST_ALICE)
+            assert_clean(await conn.fetchrow(LEFTOVERS))
+
+
+async def test_only_request_functions_can_be_called_that_way(app):
+    with pytest.raises(ValueError, match="not a request function"):
+        await app.call_as(PRINCIPALS["alice"], "public.customer_detail", w.CUST_ALICE)
+
+
+async def test_a_request_function_is_cancelled_at_the_statement_timeout_and_the_pool_recovers(rls_db):
+    db = await Database.connect(rls_db.app_dsn, min_size=1, max_size=1, statement_timeout_ms=300)
+    locker = await asyncpg.connect(rls_db.owner_dsn)
+    try:
+        async with locker.transaction():
+            await locker.execute("LOCK TABLE public.customers IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            with pytest.raises(asyncio.TimeoutError):
+                await db.call_as(PRINCIPALS["alice"], DETAIL, w.CUST_ALICE)
+            assert time.monotonic() - started < 3
+        rows = await db.call_as(PRINCIPALS["alice"], DETAIL, w.CUST_ALICE)
+        assert [json.loads(r["detail"])["customer"]["id"] for r in rows] == [str(w.CUST_ALICE)]
+        async with db.pool.acquire() as conn:
+            assert_clean(await conn.fetchrow(LEFTOVERS))
+    finally:
+        await locker.close()
+        await db.close()
+
+
 # --- the serving login role ------------------------------------------------------------------------------------
 
 async def login_role_check(dsn: str) -> str:
@@ -213,3 +266,10 @@ async def test_the_login_role_check_refuses_a_role_that_cannot_switch_to_the_req
     await owner.execute(f"REVOKE authenticated FROM {login_role}")
     with pytest.raises(UnsafeLoginRole, match="cannot switch to authenticated"):
         await login_role_check(dsn_for(rls_db, login_role))
+
+
+async def test_the_login_role_check_refuses_a_role_that_cannot_execute_the_request_functions(rls_db, owner, login_role):
+    with pytest.raises(UnsafeLoginRole, match="cannot execute public.customer_detail_as"):
+        await login_role_check(dsn_for(rls_db, login_role))
+    await owner.execute(f"GRANT EXECUTE ON FUNCTION public.customer_detail_as(text, text, uuid) TO {login_role}")
+    assert await login_role_check(dsn_for(rls_db, login_role)) == login_role

@@ -186,3 +186,18 @@ async def test_a_cursor_from_one_query_is_refused_by_another(connect_shared):
         first = await alice.ok("search_customers", {"limit": 2})
         message = await alice.error("search_customers", {"limit": 2, "min_risk_score": 10, "cursor": first["next_cursor"]})
     assert "different query" in message
+
+
+async def test_get_customer_formats_every_value_exactly_as_the_other_tools_do(connect_shared):
+    """get_customer reads one JSON document from PostgreSQL; the others read typed columns. Same values, same text."""
+    async with connect_shared("alice@example.com") as alice:
+        listed = {c["id"]: c for c in (await alice.ok("search_customers", {"limit": 100}))["customers"]}
+        workflows = {w["id"]: w for w in (await alice.ok("list_workflows", {"limit": 100}))["workflows"]}
+        seen_workflows = 0
+        for customer_id, expected in listed.items():
+            detail = await alice.ok("get_customer", {"customer_id": customer_id})
+            assert detail["customer"] == expected
+            for workflow in detail["open_workflows"]:
+                assert workflow == workflows[workflow["id"]]
+                seen_workflows += 1
+    assert len(listed) > 20 and seen_workflows > 5
