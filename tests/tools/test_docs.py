@@ -117,6 +117,35 @@ async def test_search_pages_through_every_match_without_duplicates(shared):
     assert ranks == sorted(ranks, reverse=True)
 
 
+async def test_a_term_in_most_documents_ranks_title_matches_first_among_a_capped_set(connect):
+    """More matches than the cap: the page still starts with the title matches, stored last or not."""
+    db = connect.database
+    conn = await asyncpg.connect(db.owner_dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO public.documentation (slug, title, category, content) "
+            "SELECT 'zz-common-' || n, 'Common page ' || n, 'test', 'This page mentions quokkas once, among other words.' "
+            "FROM generate_series(1, 400) n")
+        await conn.execute(
+            "INSERT INTO public.documentation (slug, title, category, content) VALUES "
+            "('zz-quokka-guide', 'The quokka guide', 'test', 'All about quokkas.')")
+    finally:
+        await conn.close()
+    seen: list[str] = []
+    cursor = None
+    async with connect(ALICE.email) as alice:
+        first = await alice.ok("search_docs", {"query": "quokka", "limit": 5})
+        assert first["hits"][0]["slug"] == "zz-quokka-guide"
+        while True:
+            result = await alice.ok("search_docs", {"query": "quokka", "limit": 100, "cursor": cursor})
+            seen += [h["slug"] for h in result["hits"]]
+            cursor = result["next_cursor"]
+            if cursor is None:
+                break
+    # 401 match; the ranked set is the title match and 300 of the others: no duplicates, and it ends.
+    assert len(seen) == len(set(seen)) == 301 and "zz-quokka-guide" in seen
+
+
 async def test_search_rejects_a_tampered_cursor_or_one_from_another_query(shared):
     async with shared(ALICE.email) as alice:
         first = await alice.ok("search_docs", {"query": "renewal", "limit": 2})
