@@ -215,6 +215,17 @@ async def test_a_request_function_is_cancelled_at_the_statement_timeout_and_the_
         await db.close()
 
 
+async def test_only_an_admin_gets_customer_ids_by_name_and_nothing_but_ids(app):
+    """The admin search's definer helper (it reads past RLS to use the trigram index) answers admins only."""
+    query = "SELECT * FROM public.admin_customer_ids_by_name('%account%', 10)"
+    for name in ("alice", "bob"):
+        async with app.as_user(PRINCIPALS[name]) as conn:
+            assert await conn.fetch(query) == []
+    async with app.as_user(PRINCIPALS["admin"]) as conn:
+        rows = await conn.fetch(query)
+    assert {w.CUST_ALICE, w.CUST_BOB} <= {r[0] for r in rows} and all(len(r) == 1 for r in rows)
+
+
 # --- the serving login role ------------------------------------------------------------------------------------
 
 async def login_role_check(dsn: str) -> str:

@@ -201,3 +201,35 @@ async def test_get_customer_formats_every_value_exactly_as_the_other_tools_do(co
                 assert workflow == workflows[workflow["id"]]
                 seen_workflows += 1
     assert len(listed) > 20 and seen_workflows > 5
+
+
+async def test_an_admins_name_search_is_exact_whether_the_fragment_matches_few_or_many(connect):
+    """Few matches (at most 1000) are found by id through the trigram index; many by walking the name index."""
+    conn = await asyncpg.connect(connect.database.owner_dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO public.customers (name, arr) SELECT 'Quillmany ' || lpad(n::text, 4, '0'), n "
+            "FROM generate_series(1, 1100) n")
+        await conn.execute(
+            "INSERT INTO public.customers (name, arr, risk_score) SELECT 'Quillfew ' || n, n, n * 10 "
+            "FROM generate_series(1, 9) n")
+        expected = {
+            fragment: [r["name"] for r in await conn.fetch(
+                "SELECT name FROM customers WHERE name ILIKE $1 AND deleted_at IS NULL ORDER BY name, id", f"%{fragment}%")]
+            for fragment in ("quillmany", "quillfew", "quill")
+        }
+    finally:
+        await conn.close()
+    async with connect("admin@example.com") as admin:
+        for fragment, names in expected.items():
+            first = await admin.ok("search_customers", {"query": fragment, "limit": 25})
+            assert [c["name"] for c in first["customers"]] == names[:25]
+            if len(names) <= 25:
+                assert first["next_cursor"] is None
+                continue
+            second = await admin.ok("search_customers", {"query": fragment, "limit": 25, "cursor": first["next_cursor"]})
+            assert [c["name"] for c in second["customers"]] == names[25:50]
+        risky = await admin.ok("search_customers", {"query": "quillfew", "min_risk_score": 50, "sort": "risk_score"})
+        assert [c["risk_score"] for c in risky["customers"]] == [90, 80, 70, 60, 50]
+    async with connect("alice@example.com") as alice:  # a CSM's search never sees them: not assigned
+        assert (await alice.ok("search_customers", {"query": "quill"}))["customers"] == []
