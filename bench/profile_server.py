@@ -60,8 +60,8 @@ async def main() -> None:
             spy = subprocess.Popen([py_spy, "record", "--pid", str(server.pid), "--format", "raw", "--rate", "500",
                                     "--duration", str(int(args.seconds)), "--output", args.out, "--nonblocking"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            rate, cpu = await throughput(server.port, token, args.tool, calls.get(args.tool, {}), args.clients,
-                                         args.seconds + 1, server.pid)
+            rate, cpu, _ = await throughput(cluster, server.port, token, args.tool, calls.get(args.tool, {}),
+                                            args.clients, args.seconds + 1, server.pid)
             spy.wait()
             print(f"{args.tool}: {rate:.0f} calls/s, server CPU {cpu:.2f} ms/call")
             print(summarise(Path(args.out), args.top))

@@ -2,8 +2,10 @@
 build_http_app: stateless, JSON responses, bearer tokens), plus, in this process only:
 
     echo                 a plain tool with no database (the SDK floor), on the same server instance
-    bench_*              the proposed query variants of bench/variants.py (BENCH_VARIANTS=0 leaves them out)
+    before_*             the measured tools as they were before issue 6 (bench/before.py; BENCH_BEFORE=0 leaves
+                         them out)
 
+BENCH_GC=default keeps the interpreter's garbage collector settings (the server tunes them, renubu_mcp/cli.py).
 BENCH_DB=baseline swaps in the per-request transaction as it was before issue 6 (bench/db_baseline.py).
 Started by bench/common.py:http_server(); prints "ready" once uvicorn listens.
 """
@@ -32,6 +34,7 @@ async def main() -> None:
         from bench import db_baseline
 
         db_baseline.install()
+    from renubu_mcp.cli import tune_garbage_collector
     from renubu_mcp.http_app import build_http_app
     from renubu_mcp.server import build_server
 
@@ -40,11 +43,13 @@ async def main() -> None:
                             pool_max_size=int(os.environ.get("BENCH_POOL_MAX", "10")))
     server = build_server(settings, transport="http")
     server.add_tool(echo, name="echo", title="Echo")
-    if os.environ.get("BENCH_VARIANTS", "1") == "1":
-        from bench import variants
+    if os.environ.get("BENCH_BEFORE", "1") == "1":
+        from bench import before
 
-        variants.register(server)
+        before.register(server)
     app = build_http_app(server, settings)
+    if os.environ.get("BENCH_GC") != "default":  # BENCH_GC=default: the interpreter's collector settings
+        tune_garbage_collector()  # as `renubu-mcp serve` does
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())

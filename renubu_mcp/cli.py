@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -35,7 +36,9 @@ def _serve(args: argparse.Namespace) -> int:
     if getattr(args, "toolsets", None):
         settings = replace(settings, toolsets=parse_toolsets(args.toolsets))
     if getattr(args, "transport", "stdio") != "http":
-        build_server(settings, oauth_callback_listener=True).run("stdio")
+        server = build_server(settings, oauth_callback_listener=True)
+        tune_garbage_collector()
+        server.run("stdio")
         return 0
 
     import uvicorn
@@ -48,8 +51,22 @@ def _serve(args: argparse.Namespace) -> int:
         _print_local_welcome(settings)
     config = uvicorn.Config(build_http_app(server, settings), host=settings.host, port=settings.port,
                             log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    tune_garbage_collector()
     _draining_server(config).run()
     return 0
+
+
+def tune_garbage_collector() -> None:
+    """Set up the cyclic garbage collector for a long-running server, once everything is imported and built.
+
+    With the defaults, full collections keep re-scanning the hundreds of thousands of objects that imports
+    create (the SDK, pydantic's schemas, the tool registry): about 0.2 ms of CPU per tool call, a quarter of an
+    echo call's cost. Freezing moves them out of the collector's view for good, and collecting young objects
+    less often suits a server that allocates a few hundred objects per call (docs/performance.md).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 GRACEFUL_SHUTDOWN_SECONDS = 25  # in-flight calls get this long to finish after SIGTERM
