@@ -203,8 +203,13 @@ def cluster_pids(cluster: EmbeddedCluster) -> list[int]:
     return pids
 
 
-def postgres_cpu_seconds(pids: Sequence[int]) -> float:
-    return sum(process_cpu_seconds(pid) for pid in pids)
+def postgres_cpu_snapshot(pids: Sequence[int]) -> dict[int, float]:
+    return {pid: process_cpu_seconds(pid) for pid in pids}
+
+
+def postgres_cpu_between(start: dict[int, float], end: dict[int, float]) -> float:
+    """CPU the backends spent between two snapshots; a process that exited (an autovacuum worker) counts nothing."""
+    return sum(end[pid] - start[pid] for pid in start if end.get(pid, 0.0) >= start[pid])
 
 
 # --- a minimal keep-alive HTTP/1.1 JSON-RPC client (cheap, so the server's cost dominates) ----------------------

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
     DEMO_USER, BenchUser, RawClient, bench_cluster, cluster_pids, http_server, machine_line, ms, p50, pct,
-    postgres_cpu_seconds, prepare_demo, prepare_large, process_cpu_seconds, table, timed, token_for,
+    postgres_cpu_between, postgres_cpu_snapshot, prepare_demo, prepare_large, process_cpu_seconds, table, timed,
+    token_for,
 )
 from bench.scale_data import bench_customer_id, bench_user_email, bench_user_id  # noqa: E402
 
@@ -92,10 +93,11 @@ async def throughput(cluster, port: int, token: str, tool: str, args: dict[str, 
         await asyncio.sleep(0.01)
     pg_pids = cluster_pids(cluster)  # every backend the server's pool opened is there by now
     ready.set()
-    cpu0, pg0, t0, done0 = process_cpu_seconds(server_pid), postgres_cpu_seconds(pg_pids), time.perf_counter(), done
+    cpu0, pg0, t0, done0 = process_cpu_seconds(server_pid), postgres_cpu_snapshot(pg_pids), time.perf_counter(), done
     await asyncio.sleep(seconds)
     calls, elapsed = done - done0, time.perf_counter() - t0
-    cpu, pg = process_cpu_seconds(server_pid) - cpu0, postgres_cpu_seconds(pg_pids) - pg0
+    cpu = process_cpu_seconds(server_pid) - cpu0
+    pg = postgres_cpu_between(pg0, postgres_cpu_snapshot(pg_pids))
     stop = True
     await asyncio.gather(*tasks)
     return calls / elapsed, cpu / max(calls, 1) * 1000, pg / max(calls, 1) * 1000
