@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -67,26 +67,27 @@ async def transaction_as_caller(app: AppState) -> AsyncIterator[asyncpg.Connecti
 @asynccontextmanager
 async def transaction_as(app: AppState, principal: Principal) -> AsyncIterator[asyncpg.Connection]:
     """One transaction as `principal` under RLS; database errors become tool errors that leak nothing."""
-    try:
+    with _database_errors_as_tool_errors():
         async with app.db.as_user(principal) as conn:
             yield conn
-    except DatabaseUnavailable:
-        raise Unavailable("the Renubu database is unavailable right now; try again shortly") from None
-    except asyncpg.PostgresError as exc:
-        raise from_database_error(exc) from None
-    except (OSError, asyncpg.InterfaceError):
-        raise Unavailable("lost the connection to the Renubu database; try again shortly") from None
 
 
 async def call_as_caller(ctx: Context, function: str, *args: Any) -> list[asyncpg.Record]:
     """A request function (db.REQUEST_FUNCTIONS) as the calling user, in one round trip; errors as in transaction_as."""
     app = app_state(ctx)
+    with _database_errors_as_tool_errors():
+        try:
+            return await app.db.call_as(app.principal(), function, *args)
+        except asyncio.TimeoutError:
+            raise Unavailable("the database took too long to answer; try a narrower request") from None
+
+
+@contextmanager
+def _database_errors_as_tool_errors() -> Iterator[None]:
     try:
-        return await app.db.call_as(app.principal(), function, *args)
+        yield
     except DatabaseUnavailable:
         raise Unavailable("the Renubu database is unavailable right now; try again shortly") from None
-    except asyncio.TimeoutError:
-        raise Unavailable("the database took too long to answer; try a narrower request") from None
     except asyncpg.PostgresError as exc:
         raise from_database_error(exc) from None
     except (OSError, asyncpg.InterfaceError):

@@ -28,29 +28,10 @@ SELECT set_config('role', $1, true),
 """
 
 
-_JSONB_VERSION = b"\x01"  # the first byte of jsonb's binary format
-
-
-def _encode_json(value: Any) -> bytes:
-    return json.dumps(value).encode()
-
-
-def _encode_jsonb(value: Any) -> bytes:
-    return _JSONB_VERSION + json.dumps(value).encode()
-
-
-def _decode_jsonb(data: bytes) -> Any:
-    if data[:1] != _JSONB_VERSION:
-        raise ValueError("unsupported jsonb binary format version")
-    return json.loads(data[1:])
-
-
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # JSON columns arrive as Python objects, not strings. Binary format, so that json inside a record or an array
-    # of records (get_customer's nested lists) decodes too: asyncpg cannot hand a text codec those.
-    await conn.set_type_codec("json", encoder=_encode_json, decoder=json.loads, schema="pg_catalog", format="binary")
-    await conn.set_type_codec("jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog",
-                              format="binary")
+    # JSON columns arrive as Python objects, not strings.
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 class PooledConnection(asyncpg.Connection):
@@ -101,6 +82,20 @@ def connection_options(dsn: str) -> tuple[str, dict[str, Any]]:
 # Request functions (migrations): each sets role and claims itself, transaction-locally, and reads under RLS, so a
 # call is one statement and one round trip. Only the login role may execute them; check_login_role verifies it.
 REQUEST_FUNCTIONS = ("public.customer_detail_as(text, text, uuid)",)
+
+
+# The connection broke under a request (a restart, a crash, the network). InternalClientError: asyncpg's protocol
+# state when the server dies mid-exchange.
+_CONNECTION_LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
+                    asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
+                    asyncpg.exceptions.InternalClientError)
+
+
+def _note_request_ended(conn: asyncpg.Connection) -> None:
+    # Only our own pool's connections can skip the reset; a pool made elsewhere keeps its own rules.
+    note = getattr(conn, "_note_request_ended", None)
+    if note is not None:
+        note()
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -176,24 +171,15 @@ class Database:
         the caller's queries, COMMIT. Releasing costs none: the transaction took every setting with it.
         """
         readonly = self.read_only if read_only is None else read_only
-        try:
-            conn: asyncpg.Connection = await self.pool.acquire()
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError) as exc:
-            raise DatabaseUnavailable(f"cannot reach PostgreSQL: {type(exc).__name__}") from None
+        conn = await self._acquire()
         try:
             async with conn.transaction(readonly=readonly):
                 await conn.execute(_SET_REQUEST_CONTEXT, principal.role, principal.claims_json(), self.statement_timeout)
                 yield conn
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
-                asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
-                asyncpg.exceptions.InternalClientError) as exc:
-            # InternalClientError: asyncpg's protocol state when the server dies mid-exchange (a restart).
+        except _CONNECTION_LOST as exc:
             raise DatabaseUnavailable(f"lost the connection to PostgreSQL: {type(exc).__name__}") from None
         finally:
-            # Only our own pool's connections can skip the reset; a pool made elsewhere keeps its own rules.
-            note = getattr(conn, "_note_request_ended", None)
-            if note is not None:
-                note()
+            _note_request_ended(conn)
             await self._release(conn)
 
     async def call_as(self, principal: Principal, function: str, *args: Any) -> list[asyncpg.Record]:
@@ -209,25 +195,24 @@ class Database:
         if not any(signature.startswith(function + "(") for signature in REQUEST_FUNCTIONS):
             raise ValueError(f"{function!r} is not a request function")
         placeholders = ", ".join(f"${i}" for i in range(1, len(args) + 3))
-        try:
-            conn: asyncpg.Connection = await self.pool.acquire()
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError) as exc:
-            raise DatabaseUnavailable(f"cannot reach PostgreSQL: {type(exc).__name__}") from None
+        conn = await self._acquire()
         try:
             rows = await conn.fetch(f"SELECT * FROM {function}({placeholders})", principal.role,
                                     principal.claims_json(), *args, timeout=self.statement_timeout_seconds)
-            note = getattr(conn, "_note_request_ended", None)
-            if note is not None:  # the implicit transaction has ended: nothing of the request is left
-                note()
+            _note_request_ended(conn)  # the implicit transaction has ended: nothing of the request is left
             return rows
         except asyncio.TimeoutError:  # an OSError since Python 3.11, but not a lost connection: the deadline
             raise
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
-                asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
-                asyncpg.exceptions.InternalClientError) as exc:
+        except _CONNECTION_LOST as exc:
             raise DatabaseUnavailable(f"lost the connection to PostgreSQL: {type(exc).__name__}") from None
         finally:
             await self._release(conn)
+
+    async def _acquire(self) -> asyncpg.Connection:
+        try:
+            return await self.pool.acquire()
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError) as exc:
+            raise DatabaseUnavailable(f"cannot reach PostgreSQL: {type(exc).__name__}") from None
 
     async def _release(self, conn: asyncpg.Connection) -> None:
         """A connection that breaks while being returned is discarded; the call's own outcome stands."""
