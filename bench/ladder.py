@@ -3,8 +3,9 @@
     .venv/bin/python bench/ladder.py            # full run (demo scale, large scale, before issue 6), ~12 minutes
     .venv/bin/python bench/ladder.py --quick    # smoke run, about 2 minutes
 
-One server process (bench/serve_http.py: the production HTTP app on uvicorn + uvloop + httptools, plus an `echo`
-tool on the same server instance and the tools as they were before issue 6, bench/before.py), driven from this
+One server process (bench/serve_http.py: the production HTTP app on uvicorn + uvloop + httptools, plus an async
+`echo` tool on the same server instance (the floor; `echo_sync`, the same as a plain def, is shown too: the SDK
+runs sync tools on a worker thread, which makes it slower than the floor) and the tools as they were before issue 6, bench/before.py), driven from this
 process by minimal keep-alive HTTP/1.1 clients that POST JSON-RPC tools/call requests with a valid bearer token
 ("raw": cheap on the client side, so the server's cost dominates; the ratios use it). For one client it also
 measures httpx2 POSTs and the MCP SDK's own HTTP client.
@@ -44,6 +45,7 @@ def ladder_calls(scale: str) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         ("echo (floor)", "echo", {"message": "hello"}),
         ("get_customer", "get_customer", {"customer_id": customer}),
+        ("echo, sync def (reference)", "echo_sync", {"message": "hello"}),
         ("search_customers", "search_customers", {"query": "tech"}),
         ("search_docs", "search_docs", {"query": "renewal playbook"}),
         ("before: get_customer", "before_get_customer", {"customer_id": customer}),

@@ -1,7 +1,9 @@
 """The benchmark's HTTP server process: exactly the production HTTP app (build_server(transport="http") +
 build_http_app: stateless, JSON responses, bearer tokens), plus, in this process only:
 
-    echo                 a plain tool with no database (the SDK floor), on the same server instance
+    echo                 a plain async tool with no database (the SDK floor), on the same server instance
+    echo_sync            the same as a plain `def`: the SDK runs sync tools on a worker thread, which costs more
+                         per call than echo (shown for reference; every Renubu tool is async)
     before_*             the measured tools as they were before issue 6 (bench/before.py; BENCH_BEFORE=0 leaves
                          them out)
 
@@ -24,8 +26,13 @@ import uvicorn  # noqa: E402
 from bench.common import settings_for  # noqa: E402
 
 
-def echo(message: str) -> str:
+async def echo(message: str) -> str:
     """Return the message (the floor: the SDK's own cost per call, no database)."""
+    return message
+
+
+def echo_sync(message: str) -> str:
+    """Return the message, from a plain function (the SDK calls it on a worker thread)."""
     return message
 
 
@@ -43,6 +50,7 @@ async def main() -> None:
                             pool_max_size=int(os.environ.get("BENCH_POOL_MAX", "10")))
     server = build_server(settings, transport="http")
     server.add_tool(echo, name="echo", title="Echo")
+    server.add_tool(echo_sync, name="echo_sync", title="Echo (sync)")
     if os.environ.get("BENCH_BEFORE", "1") == "1":
         from bench import before
 

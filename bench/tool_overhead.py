@@ -72,7 +72,7 @@ async def main() -> None:
 
             async def acquire_release() -> None:
                 conn = await db.pool.acquire()
-                conn._con._note_request_ended()  # as after a request: no reset query
+                conn.note_request_ended()  # as after a request: no reset query
                 await db.pool.release(conn)
 
             async def round_trip() -> None:

@@ -14,6 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
+from .pool import ConnectionPool, Lease
+
 log = logging.getLogger(__name__)
 
 # The only roles a request may take; never taken from a tool argument.
@@ -32,31 +34,6 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     # JSON columns arrive as Python objects, not strings.
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-
-class PooledConnection(asyncpg.Connection):
-    """A pool connection that knows whether its last use was a request transaction that ended cleanly.
-
-    Every request setting (role, claims, statement_timeout) is transaction-local, so COMMIT or ROLLBACK already
-    clears it: after such a request the pool skips asyncpg's reset query (pg_advisory_unlock_all, CLOSE ALL,
-    UNLISTEN *, RESET ALL), one round trip saved per call. Any other use of a connection (a direct
-    pool.acquire(), a request that did not end cleanly) still gets the full reset on release.
-    """
-
-    _request_ended_cleanly = False
-
-    def _note_request_ended(self) -> None:
-        self._request_ended_cleanly = not self.is_closed() and not self.is_in_transaction()
-
-
-async def _reset_on_release(conn: asyncpg.Connection) -> None:
-    """The pool's reset hook; asyncpg has already rolled back any transaction left open before calling it."""
-    if getattr(conn, "_request_ended_cleanly", False):
-        conn._request_ended_cleanly = False  # type: ignore[attr-defined]
-        return
-    reset_query = conn.get_reset_query()
-    if reset_query:
-        await conn.execute(reset_query)
 
 
 POOLER_PARAMETER = "pgbouncer"
@@ -91,9 +68,10 @@ _CONNECTION_LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions
                     asyncpg.exceptions.InternalClientError)
 
 
-def _note_request_ended(conn: asyncpg.Connection) -> None:
-    # Only our own pool's connections can skip the reset; a pool made elsewhere keeps its own rules.
-    note = getattr(conn, "_note_request_ended", None)
+def _note_request_ended(conn: asyncpg.Connection | Lease) -> None:
+    """The request's transaction is over: every request setting was transaction-local, so release needs no reset
+    query. Only our own pool's leases skip it; a pool made elsewhere (tests) keeps its own rules."""
+    note = getattr(conn, "note_request_ended", None)
     if note is not None:
         note()
 
@@ -137,7 +115,7 @@ class Principal:
 class Database:
     """A pool of connections as the serving login role, handing out per-user transactions."""
 
-    def __init__(self, pool: asyncpg.Pool, *, statement_timeout_ms: int = 15_000, read_only: bool = False):
+    def __init__(self, pool: ConnectionPool | asyncpg.Pool, *, statement_timeout_ms: int = 15_000, read_only: bool = False):
         self.pool = pool
         self.statement_timeout = f"{int(statement_timeout_ms)}ms"
         self.statement_timeout_seconds = int(statement_timeout_ms) / 1000
@@ -148,14 +126,21 @@ class Database:
         cls, dsn: str, *, min_size: int = 0, max_size: int = 10, statement_timeout_ms: int = 15_000,
         read_only: bool = False,
     ) -> "Database":
-        # min_size 0: during an outage asyncpg would otherwise keep retrying (and logging tracebacks) to hold a
-        # floor of connections; released connections still stay open for reuse.
+        # min_size 0 by default: connections open on demand and stay open for reuse (idle ones close after 5
+        # minutes); nothing keeps retrying in the background during an outage.
         dsn, options = connection_options(dsn)
+
+        async def open_connection() -> asyncpg.Connection:
+            conn = await asyncpg.connect(dsn, **options)
+            try:
+                await _init_connection(conn)
+            except BaseException:
+                conn.terminate()
+                raise
+            return conn
+
         try:
-            pool = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, init=_init_connection,
-                connection_class=PooledConnection, reset=_reset_on_release, **options,
-            )
+            pool = await ConnectionPool.create(open_connection, min_size=min_size, max_size=max_size)
         except (OSError, asyncpg.PostgresError) as exc:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}") from None
         return cls(pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only)
