@@ -9,6 +9,7 @@ from uuid import UUID
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from .context import AppState
@@ -18,7 +19,7 @@ from .tools import customers, docs, features, workflows
 JSON = "application/json"
 
 
-async def _as_resource(read: Callable[..., Awaitable[BaseModel]], *args: Any, **kwargs: Any) -> str:
+async def _as_resource(read: Callable[..., Awaitable[BaseModel | CallToolResult]], *args: Any, **kwargs: Any) -> str:
     """Run a tool's read as a resource read: its result as JSON, its errors as resource errors."""
     try:
         result = await read(*args, **kwargs)
@@ -26,6 +27,10 @@ async def _as_resource(read: Callable[..., Awaitable[BaseModel]], *args: Any, **
         raise ResourceNotFoundError(str(exc)) from None
     except ToolError as exc:
         raise ResourceError(str(exc)) from None
+    if isinstance(result, CallToolResult):  # a tool that returns its JSON document as it is (get_customer)
+        text = result.content[0]
+        assert isinstance(text, TextContent)
+        return text.text
     return result.model_dump_json()
 
 
