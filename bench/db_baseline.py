@@ -56,3 +56,38 @@ def install() -> None:
 
     current.Database.connect = classmethod(connect)  # type: ignore[method-assign]
     current.Database.as_user = as_user_baseline  # type: ignore[method-assign]
+
+
+# --- asyncpg's Pool as the server used it until renubu_mcp/pool.py (everything else as now) ----------------------
+
+
+class _NotingConnection(asyncpg.Connection):
+    """What db.py's pool connections were: they note a request that ended cleanly, so release skips the reset."""
+
+    _request_ended_cleanly = False
+
+    def note_request_ended(self) -> None:
+        self._request_ended_cleanly = not self.is_closed() and not self.is_in_transaction()
+
+
+async def _reset_unless_request_ended(conn: asyncpg.Connection) -> None:
+    if getattr(conn, "_request_ended_cleanly", False):
+        conn._request_ended_cleanly = False  # type: ignore[attr-defined]
+        return
+    reset_query = conn.get_reset_query()
+    if reset_query:
+        await conn.execute(reset_query)
+
+
+def install_asyncpg_pool() -> None:
+    """Make this process's Database use asyncpg's Pool (acquire/release through asyncio.shield) instead of ours."""
+
+    async def connect(cls, dsn, *, min_size: int = 0, max_size: int = 10, statement_timeout_ms: int = 15_000,  # noqa: ANN001
+                      read_only: bool = False):
+        dsn, options = current.connection_options(dsn)
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                                         connection_class=_NotingConnection, reset=_reset_unless_request_ended,
+                                         **options)
+        return cls(pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only)
+
+    current.Database.connect = classmethod(connect)  # type: ignore[method-assign]

@@ -13,7 +13,9 @@ measures httpx2 POSTs and the MCP SDK's own HTTP client.
 For each tool: p50/p99 over sequential calls with one client; calls per second with 8 and 32 concurrent clients
 (each with its own connection) over a fixed time; and the CPU each call costs, from /proc over the 8-client
 window, in the server process and in PostgreSQL (all backends of the benchmark cluster). Ratios against the echo
-floor of the same run. Targets: get_customer p50 <= echo p50 + 0.6 ms; calls/s >= 80 % of echo's.
+floor of the same run. Extra tables, each from its own server process on the same database: the interpreter's
+default garbage collector settings; asyncpg's Pool in place of renubu_mcp/pool.py; everything before issue 6.
+Targets: get_customer p50 <= echo p50 + 0.6 ms; calls/s >= 80 % of echo's.
 """
 
 from __future__ import annotations
@@ -202,6 +204,10 @@ async def main() -> None:
                                      env={"BENCH_GC": "default"})
         report("demo scale, the interpreter's default garbage collector settings (the server tunes them: "
                "renubu_mcp/cli.py tune_garbage_collector)", gc_default)
+        pool = await run_scale(cluster, "demo", cluster.app_dsn(demo), DEMO_USER, args.quick,
+                               tools=("echo", "get_customer", "search_docs"), env={"BENCH_DB": "asyncpg_pool"})
+        report("demo scale, asyncpg's Pool instead of renubu_mcp/pool.py (everything else as now; "
+               "bench/db_baseline.py install_asyncpg_pool)", pool)
         if not args.no_baseline:
             base = await run_scale(cluster, "demo", cluster.app_dsn(demo), DEMO_USER, args.quick,
                                    tools=("echo", "before_get_customer"), env={"BENCH_DB": "baseline"})

@@ -8,7 +8,8 @@ build_http_app: stateless, JSON responses, bearer tokens), plus, in this process
                          them out)
 
 BENCH_GC=default keeps the interpreter's garbage collector settings (the server tunes them, renubu_mcp/cli.py).
-BENCH_DB=baseline swaps in the per-request transaction as it was before issue 6 (bench/db_baseline.py).
+BENCH_DB=baseline swaps in the per-request transaction as it was before issue 6 (bench/db_baseline.py);
+BENCH_DB=asyncpg_pool only swaps renubu_mcp/pool.py for asyncpg's Pool, as the server used it until then.
 Started by bench/common.py:http_server(); prints "ready" once uvicorn listens.
 """
 
@@ -41,6 +42,10 @@ async def main() -> None:
         from bench import db_baseline
 
         db_baseline.install()
+    elif os.environ.get("BENCH_DB") == "asyncpg_pool":
+        from bench import db_baseline
+
+        db_baseline.install_asyncpg_pool()
     from renubu_mcp.cli import tune_garbage_collector
     from renubu_mcp.http_app import build_http_app
     from renubu_mcp.server import build_server

@@ -1,4 +1,4 @@
-"""The connection pool and `as_user`: one transaction per call, as that user, nothing left behind."""
+"""Per-user database access over the pool (pool.py): `as_user`, one transaction; `call_as`, one statement."""
 
 from __future__ import annotations
 
