@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
+# A rollback and RESET ALL take milliseconds; a connection that cannot do them in this long is thrown away.
+_RESET_TIMEOUT_SECONDS = 10.0
+
 
 class Lease:
     """A connection lent to one user of the pool; every use after release raises instead of reaching it."""
@@ -147,8 +150,10 @@ class ConnectionPool:
 
     async def release(self, lease: Lease) -> None:
         """Return a lease; a second release of the same lease does nothing."""
+        if lease._pool is not self:
+            raise ValueError("this lease belongs to another pool")
         con, lease._con = lease._con, None
-        if con is None or lease._pool is not self:
+        if con is None:
             return
         self._returned()
         if con.is_closed():
@@ -254,7 +259,7 @@ class ConnectionPool:
     async def _reset_then_hand_back(self, con: asyncpg.Connection) -> None:
         """Roll back whatever was left open and run asyncpg's reset query; a connection that fails that is lost."""
         try:
-            await con.reset()
+            await con.reset(timeout=_RESET_TIMEOUT_SECONDS)
         except BaseException:
             con.terminate()
             self._drop()

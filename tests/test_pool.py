@@ -79,6 +79,16 @@ async def test_a_released_lease_cannot_reach_the_connection(pool):
     assert (pool.get_size(), pool.get_idle_size()) == (1, 1)
 
 
+async def test_a_lease_cannot_be_returned_to_another_pool(dsn, pool):
+    other = ConnectionPool(opener(dsn), max_size=1)
+    lease = await pool.lease()
+    with pytest.raises(ValueError, match="another pool"):
+        await other.release(lease)
+    assert await lease.fetchval("SELECT 1") == 1  # still usable: nothing was taken from it
+    await pool.release(lease)
+    await other.close()
+
+
 async def test_at_most_max_size_connections_and_waiters_are_served_first_come(pool):
     first, second = await pool.lease(), await pool.lease()
     order: list[str] = []
