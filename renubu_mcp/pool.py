@@ -155,13 +155,17 @@ class ConnectionPool:
         con, lease._con = lease._con, None
         if con is None:
             return
-        self._returned()
         if con.is_closed():
+            self._returned()
             self._drop()
         elif lease._request_ended and not con.is_in_transaction():
+            self._returned()
             self._hand_back(con)  # the hot path: no await, so no suspension and nothing to cancel
         else:
-            await self._reset_then_hand_back(con)
+            try:
+                await self._reset_then_hand_back(con)
+            finally:
+                self._returned()  # only now: close() must not close the pool under a reset in flight
 
     async def close(self) -> None:
         """Refuse new leases, wait until every lease is returned, then close every connection."""

@@ -237,3 +237,16 @@ async def test_under_contention_no_connection_is_ever_lent_twice(pool):
 
     await asyncio.gather(*(request(i) for i in range(200)))
     assert calls == 200 and pool.get_size() <= 2
+
+
+async def test_close_waits_for_a_reset_in_flight(dsn):
+    opened: list[asyncpg.Connection] = []
+    pool = await ConnectionPool.create(opener(dsn, opened), max_size=1)
+    lease = await pool.lease()
+    await lease.execute("BEGIN")  # released inside a transaction: release rolls back and resets (awaits)
+    releasing = asyncio.create_task(pool.release(lease))
+    await asyncio.sleep(0)  # the reset has started
+    await asyncio.wait_for(pool.close(), 5)
+    assert releasing.done() and opened[0].is_closed(), "close() returned with a connection still open"
+    await releasing
+    assert len(opened) == 1 and pool.get_size() == 0
