@@ -230,15 +230,26 @@ def check_api_key(value: str) -> str | None:
     return None
 
 
+async def _spend_and_lock(conn, link: Link, kind: str, *, unstored: str) -> UUID | Submitted:
+    """Spend the link and lock its install (in the caller's transaction): the install's id, or why not.
+
+    A link that was spent already, or whose install was uninstalled meanwhile, stores nothing; the link is spent
+    either way, so it cannot be tried again."""
+    install_id = await conn.fetchval(_SPEND, link.token_hash, kind)
+    if install_id is None:
+        return Submitted(False, _SPENT)
+    if await conn.fetchval(_LOCK_INSTALL, install_id) in (None, "revoked"):
+        return Submitted(False, f"{link.name} was uninstalled, so {unstored}.")
+    return install_id
+
+
 async def submit_api_key(app, link: Link, api_key: str) -> Submitted:
     """Store the key encrypted as the link's user and make the install active; the link is spent doing so."""
     keys = keyring(app)
     async with transaction_as(app, Principal(user_id=link.user_id)) as conn:
-        install_id = await conn.fetchval(_SPEND, link.token_hash, "api_key")
-        if install_id is None:
-            return Submitted(False, _SPENT)
-        if await conn.fetchval(_LOCK_INSTALL, install_id) in (None, "revoked"):
-            return Submitted(False, f"{link.name} was uninstalled, so nothing was stored.")
+        install_id = await _spend_and_lock(conn, link, "api_key", unstored="nothing was stored")
+        if isinstance(install_id, Submitted):
+            return install_id
         await conn.execute(_STORE_KEY, install_id, api_key, keys.current, keys.current_id)
         await conn.execute(_ACTIVATE, install_id)
     log.info("integration %s connected with an API key", link.slug)
@@ -254,11 +265,9 @@ async def reveal_webhook_secret(app, link: Link) -> Submitted:
     keys = keyring(app)
     secret = new_signing_secret()
     async with transaction_as(app, Principal(user_id=link.user_id)) as conn:
-        install_id = await conn.fetchval(_SPEND, link.token_hash, "webhook")
-        if install_id is None:
-            return Submitted(False, _SPENT)
-        if await conn.fetchval(_LOCK_INSTALL, install_id) in (None, "revoked"):
-            return Submitted(False, f"{link.name} was uninstalled, so no secret was made.")
+        install_id = await _spend_and_lock(conn, link, "webhook", unstored="no secret was made")
+        if isinstance(install_id, Submitted):
+            return install_id
         await conn.execute(_STORE_SECRET, install_id, secret, keys.current, keys.current_id, secret[-4:])
         await conn.execute(_ACTIVATE, install_id)
     log.info("integration %s: webhook signing secret issued", link.slug)

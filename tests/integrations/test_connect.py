@@ -205,3 +205,14 @@ def test_connect_tokens_stay_out_of_the_access_log():
                                       ("127.0.0.1:5000", "POST", f"/connect/{token}", "1.1", 200), None)
     RedactCallbackQuery().filter(record)
     assert token not in record.getMessage() and "/connect/[redacted]" in record.getMessage()
+
+
+async def test_a_key_submitted_after_uninstalling_is_not_stored(connect, web, owner, gong_api):
+    async with connect("alice@example.com") as alice:
+        started = await alice.ok("install_integration", {"slug": "gong"})
+        form = await web.get(path_of(started["connect_url"]))
+        await alice.ok("uninstall_integration", {"slug": "gong"})
+        page = await web.post(path_of(started["connect_url"]), data={"csrf": csrf_of(form), "api_key": GONG_KEY},
+                              headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+        assert "cannot be used" in page.text and "is connected" not in page.text  # uninstalling ended the link
+    assert await owner.fetchval("SELECT count(*) FROM public.oauth_tokens") == 0
