@@ -108,6 +108,11 @@ async def analyze(dsn: str) -> None:
         await conn.close()
 
 
+async def no_reset(conn: asyncpg.Connection) -> None:
+    """A reset hook for asyncpg's Pool that does nothing: the same work on release as the server's pool after a
+    request (every request setting is transaction-local)."""
+
+
 # --- identities -------------------------------------------------------------------------------------------------
 
 

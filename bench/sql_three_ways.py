@@ -33,8 +33,8 @@ import asyncpg  # noqa: E402
 
 from bench import before, db_baseline  # noqa: E402
 from bench.common import (  # noqa: E402
-    DEMO_USER, RawClient, bench_cluster, clone_database, http_server, machine_line, ms, p50, pct, prepare_demo,
-    table, timed, token_for,
+    DEMO_USER, RawClient, bench_cluster, clone_database, http_server, machine_line, ms, no_reset, p50, pct,
+    prepare_demo, table, timed, token_for,
 )
 from renubu_mcp import migrate as migrations  # noqa: E402
 from renubu_mcp.db import Database, Principal, _init_connection  # noqa: E402
@@ -77,11 +77,7 @@ async def raw_pool(dsn: str, rls: bool) -> asyncpg.Pool:
                                            "email": DEMO_USER.email}))
 
     # With the session itself acting as alice, asyncpg's reset (RESET ALL) would undo it: no reset for that pool.
-    return await asyncpg.create_pool(dsn, min_size=1, max_size=1, init=init, **({"reset": _no_reset} if rls else {}))
-
-
-async def _no_reset(conn: asyncpg.Connection) -> None:
-    pass
+    return await asyncpg.create_pool(dsn, min_size=1, max_size=1, init=init, **({"reset": no_reset} if rls else {}))
 
 
 async def measure_ways(app_dsn: str, schema_before_dsn: str, n: int) -> list[tuple]:

@@ -38,7 +38,7 @@ from mcp.server.runner import _dump_result  # noqa: E402
 from mcp.types import CallToolResult, TextContent  # noqa: E402
 from mcp_types.methods import serialize_server_result  # noqa: E402
 
-from bench.common import DEMO_USER, bench_cluster, machine_line, prepare_demo, table  # noqa: E402
+from bench.common import DEMO_USER, bench_cluster, machine_line, no_reset, prepare_demo, table  # noqa: E402
 from renubu_mcp.db import Database, Principal  # noqa: E402
 from renubu_mcp.tools import customers  # noqa: E402
 
@@ -52,10 +52,6 @@ async def echo(message: str) -> str:
 async def get_customer_before(ctx, customer_id: UUID) -> customers.CustomerDetail:  # noqa: ANN001
     """get_customer's signature until migration 20251201 (it returned the model)."""
     raise NotImplementedError
-
-
-async def _no_reset(conn) -> None:  # noqa: ANN001
-    """asyncpg's Pool without its reset query: the same work as our pool's hot path."""
 
 
 async def cpu_per_op(fn, n: int) -> float:
@@ -87,7 +83,7 @@ async def main() -> None:
             tool_meta, echo_meta = func_metadata(customers.get_customer), func_metadata(echo)
             before_meta = func_metadata(get_customer_before)
             asyncpg_pool = await asyncpg.create_pool(cluster.app_dsn(demo), min_size=1, max_size=1,
-                                                     reset=_no_reset)
+                                                     reset=no_reset)
 
             async def acquire_release() -> None:
                 conn = await db.pool.acquire()

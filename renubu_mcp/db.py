@@ -61,6 +61,16 @@ def connection_options(dsn: str) -> tuple[str, dict[str, Any]]:
 REQUEST_FUNCTIONS = ("public.customer_detail_as(text, text, uuid)",)
 
 
+def _request_statement(signature: str) -> str:
+    name, _, arguments = signature.partition("(")
+    placeholders = ", ".join(f"${i}" for i in range(1, arguments.count(",") + 2))
+    return f"SELECT * FROM {name}({placeholders})"
+
+
+# Built once: the hot path only looks its statement up.
+_REQUEST_STATEMENTS = {signature.partition("(")[0]: _request_statement(signature) for signature in REQUEST_FUNCTIONS}
+
+
 # The connection broke under a request (a restart, a crash, the network). InternalClientError: asyncpg's protocol
 # state when the server dies mid-exchange.
 _CONNECTION_LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
@@ -115,7 +125,8 @@ class Principal:
 class Database:
     """A pool of connections as the serving login role, handing out per-user transactions."""
 
-    def __init__(self, pool: ConnectionPool | asyncpg.Pool, *, statement_timeout_ms: int = 15_000, read_only: bool = False):
+    def __init__(self, pool: ConnectionPool | asyncpg.Pool, *, statement_timeout_ms: int = 15_000,
+                 read_only: bool = False):
         self.pool = pool
         self.statement_timeout = f"{int(statement_timeout_ms)}ms"
         self.statement_timeout_seconds = int(statement_timeout_ms) / 1000
@@ -177,13 +188,13 @@ class Database:
         a statement cannot arm that statement's timer, so the statement timeout is enforced from here: asyncpg
         cancels the statement at the deadline (asyncio.TimeoutError).
         """
-        if not any(signature.startswith(function + "(") for signature in REQUEST_FUNCTIONS):
+        statement = _REQUEST_STATEMENTS.get(function)
+        if statement is None:
             raise ValueError(f"{function!r} is not a request function")
-        placeholders = ", ".join(f"${i}" for i in range(1, len(args) + 3))
         conn = await self._acquire()
         try:
-            rows = await conn.fetch(f"SELECT * FROM {function}({placeholders})", principal.role,
-                                    principal.claims_json(), *args, timeout=self.statement_timeout_seconds)
+            rows = await conn.fetch(statement, principal.role, principal.claims_json(), *args,
+                                    timeout=self.statement_timeout_seconds)
             _note_request_ended(conn)  # the implicit transaction has ended: nothing of the request is left
             return rows
         except asyncio.TimeoutError:  # an OSError since Python 3.11, but not a lost connection: the deadline

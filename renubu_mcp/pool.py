@@ -109,7 +109,7 @@ class ConnectionPool:
             for _ in range(min(min_size, max_size)):
                 leases.append(await pool.lease())
         except BaseException:
-            await pool.terminate_all(leases)
+            pool._terminate(leases)
             raise
         for lease in leases:
             lease._request_ended = True  # fresh: nothing to reset
@@ -182,24 +182,22 @@ class ConnectionPool:
         if self._closers:
             await asyncio.gather(*self._closers, return_exceptions=True)
 
-    async def terminate_all(self, leases: list[Lease]) -> None:
-        for lease in leases:
-            con, lease._con = lease._con, None
-            if con is not None:
-                self._returned()
-                con.terminate()
-                self._drop()
-
     def get_size(self) -> int:
         return self._size
 
     def get_idle_size(self) -> int:
         return len(self._idle)
 
-    def get_max_size(self) -> int:
-        return self._max_size
-
     # --- internals ---------------------------------------------------------------------------------------------
+
+    def _terminate(self, leases: list[Lease]) -> None:
+        """Close these leases' connections at once (create() failing half way)."""
+        for lease in leases:
+            con, lease._con = lease._con, None
+            if con is not None:
+                self._returned()
+                con.terminate()
+                self._drop()
 
     def _lend(self, con: asyncpg.Connection) -> Lease:
         self._in_use += 1
