@@ -6,6 +6,7 @@ build_http_app: stateless, JSON responses, bearer tokens), plus, in this process
                          per call than echo (shown for reference; every Renubu tool is async)
     before_*             the measured tools as they were before issue 6 (bench/before.py; BENCH_BEFORE=0 leaves
                          them out)
+    probe_*              with BENCH_PROBES=1: pieces of get_customer's work, one per tool (bench/probes.py)
 
 BENCH_GC=default keeps the interpreter's garbage collector settings (the server tunes them, renubu_mcp/cli.py).
 BENCH_DB=baseline swaps in the per-request transaction as it was before issue 6 (bench/db_baseline.py);
@@ -60,6 +61,10 @@ async def main() -> None:
         from bench import before
 
         before.register(server)
+    if os.environ.get("BENCH_PROBES") == "1":
+        from bench import probes
+
+        probes.register(server)
     app = build_http_app(server, settings)
     if os.environ.get("BENCH_GC") != "default":  # BENCH_GC=default: the interpreter's collector settings
         tune_garbage_collector()  # as `renubu-mcp serve` does
