@@ -92,8 +92,12 @@ class Release(BaseModel):
     created_at: datetime
 
 
+class ReleaseDetail(Release):
+    notes: str | None = Field(None, description=f"The release notes. {UNTRUSTED}")
+
+
 class ReleasePage(BaseModel):
-    releases: list[Release]
+    releases: list[Release] = Field(description="Without their notes: read the current one at renubu://releases/current.")
     next_cursor: str | None = None
 
 
@@ -104,7 +108,7 @@ class SnapshotDoc(BaseModel):
 
 
 class ReleaseSnapshot(BaseModel):
-    release: Release
+    release: ReleaseDetail
     docs: list[SnapshotDoc] = Field(description="The docs frozen in this release, with their new version numbers.")
 
 
@@ -177,6 +181,7 @@ WHERE d.slug = $1 AND d.deleted_at IS NULL
 
 _RELEASE_COLUMNS = """r.id, r.version, r.name, r.release_date, r.is_current, r.created_at,
        (SELECT count(*) FROM public.documentation_versions v WHERE v.release_id = r.id) AS doc_count"""
+_RELEASE_DETAIL_COLUMNS = _RELEASE_COLUMNS + ", r.notes"
 
 
 async def _doc_not_found(conn: asyncpg.Connection, slug: str) -> NotFound:
@@ -319,13 +324,14 @@ async def list_releases(ctx: Context, limit: Limit = 20, cursor: Cursor = None) 
     return ReleasePage(releases=[Release(**dict(r)) for r in items], next_cursor=next_cursor)
 
 
-async def current_release(app: AppState) -> Release:
-    """The one current release (the renubu://releases/current resource; static resources get no Context)."""
+async def current_release(app: AppState) -> ReleaseDetail:
+    """The one current release with its notes (the renubu://releases/current resource; static resources get no
+    Context)."""
     async with transaction_as_caller(app) as conn:
-        row = await conn.fetchrow(f"SELECT {_RELEASE_COLUMNS} FROM public.releases r WHERE r.is_current")
+        row = await conn.fetchrow(f"SELECT {_RELEASE_DETAIL_COLUMNS} FROM public.releases r WHERE r.is_current")
     if row is None:
         raise NotFound("no release is current yet; an admin makes one with create_release_snapshot")
-    return Release(**dict(row))
+    return ReleaseDetail(**dict(row))
 
 
 @toolset.write("Create release snapshot", destructive=False, idempotent=False)
@@ -336,13 +342,18 @@ async def create_release_snapshot(
     doc_slugs: Annotated[list[Annotated[str, Field(max_length=120, pattern=SLUG_PATTERN)]] | None, Field(
         min_length=1, max_length=1000,
         description="Only snapshot these docs; omit to snapshot every doc.")] = None,
+    name: Annotated[str | None, Field(min_length=1, max_length=200,
+                                      description="A name for the release, e.g. 'Integration marketplace'.")] = None,
+    notes: Annotated[str | None, Field(min_length=1, max_length=100_000,
+                                       description="Release notes: what changed, in plain text or Markdown.")] = None,
 ) -> ReleaseSnapshot:
-    """Admins only: freeze docs as a new release and make it the current release.
+    """Admins only: freeze docs as a new release, with an optional name and notes, and make it the current release.
 
     Each snapshotted doc gets a new version number holding its current title and text;
     the previous current release stays, no longer current. The version must be new.
     Other users are refused and nothing changes.
     """
+    name, notes = _not_blank("name", name), _not_blank("notes", notes)
     slugs = sorted(set(doc_slugs)) if doc_slugs is not None else None
     async with user_transaction(ctx) as conn:
         try:
@@ -357,13 +368,24 @@ async def create_release_snapshot(
             raise Conflict(f"release {version!r} already exists; choose a new version (see list_releases)") from None
         except asyncpg.exceptions.NoDataFoundError as exc:  # P0002: the function names the unknown slugs
             raise NotFound(f"{exc.message}; nothing was changed. Find slugs with search_docs") from None
-        release = await conn.fetchrow(f"SELECT {_RELEASE_COLUMNS} FROM public.releases r WHERE r.id = $1", release_id)
+        if name is not None or notes is not None:  # same transaction: the release never exists without them
+            await conn.execute("UPDATE public.releases SET name = $2, notes = $3 WHERE id = $1", release_id, name, notes)
+        release = await conn.fetchrow(
+            f"SELECT {_RELEASE_DETAIL_COLUMNS} FROM public.releases r WHERE r.id = $1", release_id)
         docs = await conn.fetch(
             "SELECT d.slug, v.title, v.version_number FROM public.documentation_versions v "
             "JOIN public.documentation d ON d.id = v.doc_id WHERE v.release_id = $1 ORDER BY d.slug",
             release_id,
         )
-    return ReleaseSnapshot(release=Release(**dict(release)), docs=[SnapshotDoc(**dict(r)) for r in docs])
+    return ReleaseSnapshot(release=ReleaseDetail(**dict(release)), docs=[SnapshotDoc(**dict(r)) for r in docs])
+
+
+def _not_blank(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.strip():
+        raise InvalidArgument(f"{field} must not be blank; omit it instead")
+    return value.strip()
 
 
 @toolset.read("List help articles")

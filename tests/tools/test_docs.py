@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 import pytest
 
@@ -34,6 +36,8 @@ async def snapshot_state(db) -> tuple:
             await conn.fetchval("SELECT version FROM releases WHERE is_current"),
             await conn.fetchval("SELECT count(*) FROM documentation_versions"),
             await conn.fetchval("SELECT sum(version) FROM documentation"),
+            await conn.fetchval("SELECT string_agg(concat_ws(':', version, name, notes), ',' ORDER BY version)"
+                                " FROM releases"),
         )
     finally:
         await conn.close()
@@ -290,10 +294,35 @@ async def test_a_release_snapshot_without_slugs_freezes_every_doc(connect):
     assert len(snap["docs"]) == live == snap["release"]["doc_count"]
 
 
+async def test_a_release_snapshot_carries_its_name_and_notes_into_the_current_release(connect):
+    notes = "## Highlights\n- Snoozed workflows wake on risk.\n- Webhook secrets rotate without downtime."
+    async with connect(ADMIN.email) as admin:
+        snap = await admin.ok("create_release_snapshot", {
+            "version": "0.3.0", "doc_slugs": ["webhooks"], "name": "  Spring clean-up ", "notes": notes})
+        listed = await admin.ok("list_releases", {"limit": 1})
+        current = json.loads((await admin.client.read_resource("renubu://releases/current")).contents[0].text)
+    assert (snap["release"]["name"], snap["release"]["notes"]) == ("Spring clean-up", notes)
+    assert (listed["releases"][0]["name"], "notes" in listed["releases"][0]) == ("Spring clean-up", False)
+    assert (current["version"], current["name"], current["notes"]) == ("0.3.0", "Spring clean-up", notes)
+    assert await owner_fetchval(connect.database, "SELECT notes FROM releases WHERE version = '0.3.0'") == notes
+
+
+async def test_a_blank_or_oversized_release_name_or_notes_is_refused_and_nothing_changes(connect):
+    before = await snapshot_state(connect.database)
+    async with connect(ADMIN.email) as admin:
+        blank_name = await admin.error("create_release_snapshot", {"version": "0.3.0", "name": "   "})
+        blank_notes = await admin.error("create_release_snapshot", {"version": "0.3.0", "notes": "\n\t"})
+        long_name = await admin.error("create_release_snapshot", {"version": "0.3.0", "name": "n" * 201})
+        long_notes = await admin.error("create_release_snapshot", {"version": "0.3.0", "notes": "n" * 100_001})
+    assert "name must not be blank" in blank_name and "notes must not be blank" in blank_notes
+    assert "at most 200" in long_name and "at most 100000" in long_notes
+    assert await snapshot_state(connect.database) == before
+
+
 async def test_a_csm_cannot_create_a_release_snapshot_and_nothing_changes(connect):
     before = await snapshot_state(connect.database)
     async with connect(ALICE.email) as alice:
-        message = await alice.error("create_release_snapshot", {"version": "0.3.0"})
+        message = await alice.error("create_release_snapshot", {"version": "0.3.0", "name": "Mine", "notes": "N"})
         with_slugs = await alice.error("create_release_snapshot", {"version": "0.3.1", "doc_slugs": ["webhooks"]})
     assert "only admins" in message and "only admins" in with_slugs
     assert await snapshot_state(connect.database) == before

@@ -115,6 +115,8 @@ async def test_resources_follow_the_same_visibility_as_the_tools(connect_shared)
             await client.read_resource("renubu://customers/not-a-uuid")
         current = json.loads((await client.read_resource("renubu://releases/current")).contents[0].text)
         assert current["version"] == "0.2.0" and current["is_current"]
+        assert (current["name"], current["notes"].startswith("MCP integration marketplace")) == (
+            "Integration marketplace", True)
 
 
 async def test_prompts_tell_the_assistant_which_tools_to_use(connect_shared):
