@@ -31,6 +31,7 @@ ENVIRONMENT: dict[str, tuple[str, bool]] = {
                         False),
     "RENUBU_STATEMENT_TIMEOUT_MS": ("Per-statement timeout inside each call, in milliseconds", False),
     "RENUBU_POOL_MAX_SIZE": ("Maximum database connections", False),
+    "RENUBU_POOL_IDLE_SECONDS": ("Seconds an unused database connection stays open", False),
     "RENUBU_LOG_LEVEL": ("Log level (logs go to stderr)", False),
     "RENUBU_HOST": ("HTTP transport: address to bind", False),
     "RENUBU_PORT": ("HTTP transport: port", False),
@@ -71,6 +72,18 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
+def _whole_number(name: str, value: str | None, default: int, lowest: int, highest: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"RENUBU_{name} takes a whole number, not {value!r}") from None
+    if not lowest <= number <= highest:
+        raise ConfigError(f"RENUBU_{name} must be between {lowest} and {highest}, not {number}")
+    return number
+
+
 def _port(value: str | None) -> int:
     try:
         port = int(value or 8000)
@@ -109,17 +122,13 @@ class Settings:
     toolsets: tuple[str, ...] = TOOLSETS
     statement_timeout_ms: int = 15_000
     pool_max_size: int = 10
+    pool_idle_seconds: int = 300
     log_level: str = "WARNING"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         env = dict(os.environ if env is None else env)
         get = lambda name: (env.get(f"RENUBU_{name}") or None)  # noqa: E731
-        try:
-            timeout = int(get("STATEMENT_TIMEOUT_MS") or 15_000)
-            pool_max = int(get("POOL_MAX_SIZE") or 10)
-        except ValueError as exc:
-            raise ConfigError(f"RENUBU_STATEMENT_TIMEOUT_MS and RENUBU_POOL_MAX_SIZE take whole numbers: {exc}") from None
         return cls(
             database_url=get("DATABASE_URL"),
             migration_database_url=get("MIGRATION_DATABASE_URL"),
@@ -140,8 +149,11 @@ class Settings:
             allowed_origins=_list(get("ALLOWED_ORIGINS")),
             read_only=_flag(get("READ_ONLY")),
             toolsets=parse_toolsets(get("TOOLSETS")),
-            statement_timeout_ms=timeout,
-            pool_max_size=pool_max,
+            # PostgreSQL reads a statement timeout of 0 as "none"; here every call has a deadline.
+            statement_timeout_ms=_whole_number("STATEMENT_TIMEOUT_MS", get("STATEMENT_TIMEOUT_MS"), 15_000, 1,
+                                               86_400_000),
+            pool_max_size=_whole_number("POOL_MAX_SIZE", get("POOL_MAX_SIZE"), 10, 1, 1000),
+            pool_idle_seconds=_whole_number("POOL_IDLE_SECONDS", get("POOL_IDLE_SECONDS"), 300, 1, 86_400),
             log_level=(get("LOG_LEVEL") or "WARNING").upper(),
         )
 

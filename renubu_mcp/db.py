@@ -135,10 +135,10 @@ class Database:
     @classmethod
     async def connect(
         cls, dsn: str, *, min_size: int = 0, max_size: int = 10, statement_timeout_ms: int = 15_000,
-        read_only: bool = False,
+        read_only: bool = False, max_idle_seconds: float = 300.0,
     ) -> "Database":
-        # min_size 0 by default: connections open on demand and stay open for reuse (idle ones close after 5
-        # minutes); nothing keeps retrying in the background during an outage.
+        # min_size 0 by default: connections open on demand and stay open for reuse (idle ones close after
+        # max_idle_seconds); nothing keeps retrying in the background during an outage.
         dsn, options = connection_options(dsn)
 
         async def open_connection() -> asyncpg.Connection:
@@ -151,7 +151,8 @@ class Database:
             return conn
 
         try:
-            pool = await ConnectionPool.create(open_connection, min_size=min_size, max_size=max_size)
+            pool = await ConnectionPool.create(open_connection, min_size=min_size, max_size=max_size,
+                                               max_idle_seconds=max_idle_seconds)
         except (OSError, asyncpg.PostgresError) as exc:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}") from None
         return cls(pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only)

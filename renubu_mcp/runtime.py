@@ -53,7 +53,7 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
                 log.info("loaded the demo data into the new embedded database")
         db = await Database.connect(
             dsn, max_size=settings.pool_max_size, statement_timeout_ms=settings.statement_timeout_ms,
-            read_only=settings.read_only,
+            read_only=settings.read_only, max_idle_seconds=settings.pool_idle_seconds,
         )
         try:
             await db.check_login_role()
