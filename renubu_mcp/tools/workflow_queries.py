@@ -22,6 +22,7 @@ OPEN_TASK_STATUSES = ("pending", "in_progress", "snoozed")
 
 class WorkflowSummary(BaseModel):
     id: UUID
+    owner_id: UUID = Field(description="The user who runs this workflow (admins see everyone's).")
     customer_id: UUID | None
     customer_name: str | None = None
     workflow_type: str
@@ -63,7 +64,7 @@ class Action(BaseModel):
 
 
 WORKFLOW_COLUMNS = """
-  e.id, e.customer_id, c.name AS customer_name, e.workflow_type, e.workflow_name, e.status,
+  e.id, e.user_id AS owner_id, e.customer_id, c.name AS customer_name, e.workflow_type, e.workflow_name, e.status,
   e.current_slide_index, e.total_slides, e.snoozed_until, e.wake_conditions, e.woken_at, e.wake_reason,
   e.started_at, e.completed_at, e.updated_at
 """

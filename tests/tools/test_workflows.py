@@ -103,6 +103,27 @@ async def test_users_list_exactly_their_own_workflows_and_admins_list_all(connec
         assert sorted(w["id"] for w in listed) == sorted(everyone)
 
 
+async def test_every_workflow_names_its_owner_and_admins_can_list_one_users(connect):
+    async with owner(connect.database) as conn:
+        owners = {str(r["id"]): str(r["user_id"]) for r in await conn.fetch(
+            "SELECT id, user_id FROM workflow_executions WHERE deleted_at IS NULL")}
+    async with connect("admin@example.com") as admin:
+        everyone, _ = await list_all(admin)
+        bobs, _ = await list_all(admin, owner_id=str(BOB.id))
+        one = await admin.ok("get_workflow", {"workflow_id": GLOBEX_RENEWAL})
+    assert {w["id"]: w["owner_id"] for w in everyone} == owners
+    assert len(set(owners.values())) > 1
+    assert sorted(w["id"] for w in bobs) == sorted(i for i, o in owners.items() if o == str(BOB.id))
+    assert one["workflow"]["owner_id"] == str(BOB.id)
+    async with connect("alice@example.com") as alice:
+        mine, _ = await list_all(alice)
+        of_bob = await alice.ok("list_workflows", {"owner_id": str(BOB.id)})
+        started = await alice.ok("start_workflow", {"customer_id": CUSTOMER(1), "workflow_type": "renewal"})
+    assert {w["owner_id"] for w in mine} == {str(ALICE.id)}
+    assert of_bob["workflows"] == []  # RLS, not the filter, hides bob's workflows from alice
+    assert started["owner_id"] == str(ALICE.id)
+
+
 async def test_list_workflows_wakes_due_snoozes_once_and_says_why(connect):
     async with connect("alice@example.com") as alice:
         page = await alice.ok("list_workflows", {"limit": 100})
