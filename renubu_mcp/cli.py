@@ -70,17 +70,28 @@ def tune_garbage_collector() -> None:
 
 
 GRACEFUL_SHUTDOWN_SECONDS = 25  # in-flight calls get this long to finish after SIGTERM
+# After SIGTERM, how long open keep-alive connections may still bring requests before idle ones are closed.
+KEEP_ALIVE_GRACE_SECONDS = 0.5
 
 
 def _draining_server(config):
     """A uvicorn server that drains in-flight calls on SIGTERM and then exits 0.
 
     Plain uvicorn re-raises the captured signal after draining, so a clean stop reports
-    status 143; a supervisor should see a normal exit.
+    status 143; a supervisor should see a normal exit. And plain uvicorn closes every connection it
+    sees idle the moment it starts shutting down, which drops a request a client had already sent on
+    a keep-alive connection but the server had not read yet: the client gets a closed connection and
+    no answer. So new connections are refused at once, but open ones are served for a short grace first.
     """
     import uvicorn
 
     class DrainingServer(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            for listener in self.servers:
+                listener.close()  # refuse new connections now (uvicorn's own shutdown closes them again: a no-op)
+            await asyncio.sleep(KEEP_ALIVE_GRACE_SECONDS)
+            await super().shutdown(sockets)
+
         @contextlib.contextmanager
         def capture_signals(self):
             with super().capture_signals():

@@ -12,8 +12,11 @@ import signal
 import time
 import uuid
 
+import pytest
 
-from .harness import check_writes, count_stored, run_load, summary
+from renubu_mcp.demo import ALICE
+
+from .harness import call_tool, check_writes, count_stored, new_http_client, run_load, summary, token_for
 
 EXIT_BOUND_S = 15.0
 
@@ -50,3 +53,20 @@ async def test_sigterm_mid_load_drains_in_flight_calls_and_leaves_nothing_half_w
     assert writes.problems == {}, writes.problems
     assert "Traceback" not in srv.log(), srv.log()
     assert code == 0
+
+
+async def test_a_request_sent_on_an_open_connection_just_after_sigterm_is_still_answered(demo_db, server):
+    """uvicorn alone closes every idle keep-alive connection as soon as it starts shutting down, so a request a
+    client has just sent on one is dropped unanswered; the server serves open connections for a short grace."""
+    srv = server(demo_db.app_dsn)
+    async with new_http_client(connections=1) as http:
+        token = token_for(ALICE)
+        assert (await call_tool(http, srv.url, token, "search_customers", {"query": "acme"})).ok
+        srv.proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.25)  # uvicorn notices the signal within 0.1 s and starts shutting down
+        again = await call_tool(http, srv.url, token, "search_customers", {"query": "acme"})  # same connection
+    assert again.ok, again.text
+    with pytest.raises(OSError):  # a new connection is refused from the start of the shutdown
+        _, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.close()
+    assert await asyncio.to_thread(srv.proc.wait, EXIT_BOUND_S) == 0
