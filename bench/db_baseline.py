@@ -24,8 +24,9 @@ SELECT set_config('role', $1, true),
 
 
 async def connect_baseline(dsn: str, *, min_size: int = 1, max_size: int = 10, statement_timeout_ms: int = 15_000,
-                           read_only: bool = False) -> Database:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+                           read_only: bool = False, max_idle_seconds: float = 300.0) -> Database:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                                     max_inactive_connection_lifetime=max_idle_seconds)
     return Database(pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only)
 
 
@@ -83,11 +84,11 @@ def install_asyncpg_pool() -> None:
     """Make this process's Database use asyncpg's Pool (acquire/release through asyncio.shield) instead of ours."""
 
     async def connect(cls, dsn, *, min_size: int = 0, max_size: int = 10, statement_timeout_ms: int = 15_000,  # noqa: ANN001
-                      read_only: bool = False):
+                      read_only: bool = False, max_idle_seconds: float = 300.0):
         dsn, options = current.connection_options(dsn)
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
                                          connection_class=_NotingConnection, reset=_reset_unless_request_ended,
-                                         **options)
+                                         max_inactive_connection_lifetime=max_idle_seconds, **options)
         return cls(pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only)
 
     current.Database.connect = classmethod(connect)  # type: ignore[method-assign]
