@@ -16,10 +16,9 @@ Demo scale, as alice.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import sys
-import time
+from collections.abc import Awaitable
 from pathlib import Path
 from uuid import UUID
 
@@ -29,6 +28,7 @@ from bench.common import (  # noqa: E402
     DEMO_USER, RawClient, bench_cluster, http_server, machine_line, prepare_demo, table, token_for,
 )
 from bench.ladder import throughput  # noqa: E402
+from bench.probes import cpu_per_call  # noqa: E402
 from renubu_mcp.db import Database, Principal  # noqa: E402
 
 ACME = "10000000-0000-4000-8000-000000000001"
@@ -48,19 +48,14 @@ async def standalone_round_trip(app_dsn: str, calls: int) -> dict[str, float]:
     db = await Database.connect(app_dsn, max_size=8)
     principal = Principal(user_id=DEMO_USER.id, email=DEMO_USER.email)
     customer = UUID(ACME)
-    out: dict[str, float] = {}
     try:
-        for concurrent in (1, 1, 8):  # the first pass warms the connections and the statement cache
-            async def worker() -> None:
-                for _ in range(calls // concurrent):
-                    await db.call_as(principal, "public.customer_detail_as", customer)
+        def round_trip() -> Awaitable[object]:
+            return db.call_as(principal, "public.customer_detail_as", customer)
 
-            cpu = time.process_time()
-            await asyncio.gather(*(worker() for _ in range(concurrent)))
-            out[f"concurrent_{concurrent}"] = (time.process_time() - cpu) / calls * 1e6
+        await cpu_per_call(round_trip, calls // 10)  # warms the connections and their statement caches
+        return await cpu_per_call(round_trip, calls)
     finally:
         await db.close()
-    return out
 
 
 async def main() -> None:

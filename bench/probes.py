@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -60,11 +61,16 @@ async def probe_result_text(customer_id: CustomerId) -> CallToolResult:
 
 async def probe_loop(ctx: Context, customer_id: CustomerId, calls: int = 2000) -> dict[str, float]:
     """CPU microseconds per round trip, sequential and 8 concurrent, with no HTTP request in between."""
+    return await cpu_per_call(lambda: _round_trip(ctx, customer_id), calls)
+
+
+async def cpu_per_call(call: Callable[[], Awaitable[object]], calls: int) -> dict[str, float]:
+    """Process CPU microseconds per `call()`, made `calls` times one after the other, then 8 at a time."""
     out: dict[str, float] = {}
     for concurrent in (1, 8):
         async def worker() -> None:
             for _ in range(calls // concurrent):
-                await _round_trip(ctx, customer_id)
+                await call()
 
         cpu = time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrent)))

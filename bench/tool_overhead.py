@@ -20,7 +20,6 @@ cluster, on uvloop as the server runs:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import sys
 import time

@@ -231,14 +231,13 @@ class ConnectionPool:
             self._size -= 1
             self._spawn_close(con)
             return
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self._in_use += 1  # in use from the hand-over on, so close() waits for it
-                self._all_returned.clear()
-                waiter.set_result(con)
-                return
-        self._idle.append((con, time.monotonic()))
+        waiter = self._next_waiter()
+        if waiter is None:
+            self._idle.append((con, time.monotonic()))
+            return
+        self._in_use += 1  # in use from the hand-over on, so close() waits for it
+        self._all_returned.clear()
+        waiter.set_result(con)
 
     def _drop(self) -> None:
         """One connection fewer: a waiter may open the one it frees."""
@@ -246,11 +245,17 @@ class ConnectionPool:
         self._pass_on_free_slot()
 
     def _pass_on_free_slot(self) -> None:
+        waiter = self._next_waiter()
+        if waiter is not None:
+            waiter.set_result(None)
+
+    def _next_waiter(self) -> asyncio.Future[asyncpg.Connection | None] | None:
+        """The longest-waiting caller still waiting (cancelled ones are skipped and forgotten), or None."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                return
+                return waiter
+        return None
 
     def _remove_waiter(self, waiter: asyncio.Future[asyncpg.Connection | None]) -> None:
         try:

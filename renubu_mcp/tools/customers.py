@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from ..context import call_as_caller, user_transaction
 from ..errors import InvalidArgument, NotFound
 from . import workflow_queries
-from .common import UNTRUSTED, Cursor, Limit
+from .common import UNTRUSTED, Cursor, Limit, not_blank
 from .paging import decode_cursor, page
 from .registry import Toolset
 
@@ -287,8 +287,7 @@ async def add_contact(
     is_primary: Annotated[bool, Field(description="Make this the customer's primary contact.")] = False,
 ) -> Contact:
     """Add a contact to a customer assigned to you."""
-    if not name.strip():
-        raise InvalidArgument("name must not be blank")
+    name = not_blank("name", name)
     async with user_transaction(ctx) as conn:
         await fetch_customer(conn, customer_id)
         if is_primary:
@@ -301,7 +300,7 @@ async def add_contact(
             VALUES ($1, $2, $3, $4, $5, $6)
             RETURNING {_CONTACT_COLUMNS}
             """,
-            customer_id, name.strip(), email, role, phone, is_primary,
+            customer_id, name, email, role, phone, is_primary,
         )
     return Contact(**dict(row))
 

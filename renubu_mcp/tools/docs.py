@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from ..context import AppState, transaction_as_caller, user_transaction
 from ..errors import Conflict, Forbidden, InvalidArgument, NotFound
-from .common import UNTRUSTED, Cursor, Limit
+from .common import UNTRUSTED, Cursor, Limit, not_blank
 from .paging import decode_cursor, page
 from .registry import Toolset
 
@@ -353,7 +353,7 @@ async def create_release_snapshot(
     the previous current release stays, no longer current. The version must be new.
     Other users are refused and nothing changes.
     """
-    name, notes = _not_blank("name", name), _not_blank("notes", notes)
+    name, notes = not_blank("name", name, optional=True), not_blank("notes", notes, optional=True)
     slugs = sorted(set(doc_slugs)) if doc_slugs is not None else None
     async with user_transaction(ctx) as conn:
         try:
@@ -378,14 +378,6 @@ async def create_release_snapshot(
             release_id,
         )
     return ReleaseSnapshot(release=ReleaseDetail(**dict(release)), docs=[SnapshotDoc(**dict(r)) for r in docs])
-
-
-def _not_blank(field: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not value.strip():
-        raise InvalidArgument(f"{field} must not be blank; omit it instead")
-    return value.strip()
 
 
 @toolset.read("List help articles")

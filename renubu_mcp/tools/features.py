@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from ..context import user_transaction
 from ..errors import Forbidden, InvalidArgument, NotFound
-from .common import UNTRUSTED, Cursor, Limit
+from .common import UNTRUSTED, Cursor, Limit, not_blank
 from .paging import decode_cursor, page
 from .registry import Toolset
 
@@ -161,8 +161,7 @@ async def update_feature(
     its own entry). Setting status 'shipped' records when it shipped. Other users
     are refused and nothing changes. Returns the feature with its latest history.
     """
-    if note is not None and not note.strip():
-        raise InvalidArgument("note must not be blank")
+    note = not_blank("note", note, optional=True)
     if status is None and phase is None and priority is None and note is None:
         raise InvalidArgument("pass at least one of status, phase, priority, note")
     async with user_transaction(ctx) as conn:
@@ -190,7 +189,7 @@ async def update_feature(
             try:
                 await conn.execute(
                     "INSERT INTO public.feature_updates (feature_id, update_type, note) VALUES ($1, 'note', $2)",
-                    feature["id"], note.strip(),
+                    feature["id"], note,
                 )
             except asyncpg.InsufficientPrivilegeError:
                 raise Forbidden(FORBIDDEN) from None

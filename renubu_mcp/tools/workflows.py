@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..context import user_transaction
 from ..errors import Conflict, InvalidArgument, NotFound
-from .common import Cursor, Limit
+from .common import Cursor, Limit, not_blank
 from .registry import Toolset
 from .workflow_queries import (
     TASK_STATUSES,
@@ -250,8 +250,7 @@ async def start_workflow(
     Records a 'workflow_started' action. Next steps: create_task, record_action, advance_workflow,
     snooze_workflow, complete_workflow.
     """
-    if workflow_name is not None and not workflow_name.strip():
-        raise InvalidArgument("workflow_name must not be blank; omit it instead")
+    workflow_name = not_blank("workflow_name", workflow_name, optional=True)
     async with user_transaction(ctx) as conn:
         if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM customers c WHERE c.id = $1 AND c.deleted_at IS NULL)",
                                    customer_id):
@@ -266,7 +265,7 @@ async def start_workflow(
             )
             SELECT {WORKFLOW_COLUMNS} FROM e LEFT JOIN customers c ON c.id = e.customer_id
             """,
-            customer_id, workflow_type, workflow_name.strip() if workflow_name else None, total_slides,
+            customer_id, workflow_type, workflow_name, total_slides,
         )
         workflow = workflow_from_row(row)
         await insert_action(conn, workflow.id, "workflow_started",
@@ -405,8 +404,7 @@ async def create_task(
     assignee_id: AssigneeId = None,
 ) -> Task:
     """Add a task to a workflow of yours that is not completed. The task starts pending."""
-    if not title.strip():
-        raise InvalidArgument("title must not be blank")
+    title = not_blank("title", title)
     if due_date is not None:
         _require_aware("due_date", due_date)
     async with user_transaction(ctx) as conn:
@@ -420,7 +418,7 @@ async def create_task(
             VALUES ($1, $2, $3, $4, $5, $6)
             RETURNING t.id
             """,
-            workflow_id, title.strip(), description, priority, due_date, assignee_id,
+            workflow_id, title, description, priority, due_date, assignee_id,
         )
         return await fetch_task(conn, row["id"])
 
