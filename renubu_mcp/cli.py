@@ -124,15 +124,29 @@ def _print_local_welcome(settings: Settings) -> None:
 
 
 def _tools(args: argparse.Namespace) -> int:
-    """List the tools this configuration offers: name, whether it writes, and its title."""
+    """List the tools this configuration offers, who is shown them, and what each costs the model (the bytes of its
+    definition in tools/list, compact JSON; bytes / 4 is about tokens), with totals per toolset and role."""
+    import json
+
     from .server import build_server, selected_tools
+    from .tools.registry import audiences_of
 
     del args
     settings = Settings.from_env()
-    build_server(settings)  # validates the configuration the same way serving does
-    for spec in selected_tools(settings):
+    server = build_server(settings)  # validates the configuration the same way serving does
+    specs = list(selected_tools(settings))
+    cost = {t.name: len(json.dumps(t.model_dump(by_alias=True, exclude_none=True, mode="json"), separators=(",", ":")))
+            for t in asyncio.run(server.list_tools())}
+    for spec in specs:
         kind = "read " if spec.read_only else "write"
-        print(f"{spec.name:<26} {kind}  {spec.toolset:<13} {spec.title}")
+        print(f"{spec.name:<26} {kind}  {spec.toolset:<13} {spec.audience:<15} {cost[spec.name]:>5} B  {spec.title}")
+    print()
+    for toolset in dict.fromkeys(spec.toolset for spec in specs):
+        of_set = [cost[s.name] for s in specs if s.toolset == toolset]
+        print(f"toolset {toolset:<13} {len(of_set):>3} tools {sum(of_set):>7} B")
+    for role in ("admin", "pm", "csm"):
+        shown = [cost[s.name] for s in specs if s.audience in audiences_of(role)]
+        print(f"shown to {role:<12} {len(shown):>3} tools {sum(shown):>7} B  ({sum(shown) // max(len(shown), 1)} B per tool)")
     return 0
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +19,12 @@ from mcp.server.mcpserver import Context
 from .config import Settings
 from .db import Database, DatabaseUnavailable, Principal
 from .errors import Unavailable, from_database_error
+
+
+class CheckedAccessToken(AccessToken):
+    """A validly signed token whose user exists and is active, with the profile role the database gave."""
+
+    profile_role: str | None = None
 
 
 class UncheckedAccessToken(AccessToken):
@@ -43,7 +51,14 @@ class AppState:
         if isinstance(token, UncheckedAccessToken):
             raise Unavailable("the Renubu database is unavailable right now; try again shortly")
         claims: dict[str, Any] = token.claims or {}
-        return Principal(user_id=UUID(token.subject), email=claims.get("email"))
+        return Principal(user_id=UUID(token.subject), email=claims.get("email"),
+                         profile_role=getattr(token, "profile_role", None))
+
+    def caller_profile_role(self) -> str | None:
+        """The caller's profile role, for the tool catalog only (None: not known, shown what everyone may use)."""
+        if self.stdio_principal is not None:
+            return self.stdio_principal.profile_role
+        return getattr(get_access_token(), "profile_role", None)
 
 
 def app_state(ctx: Context) -> AppState:
@@ -72,14 +87,32 @@ async def transaction_as(app: AppState, principal: Principal) -> AsyncIterator[a
             yield conn
 
 
-async def call_as_caller(ctx: Context, function: str, *args: Any) -> list[asyncpg.Record]:
+async def call_as_caller(app: AppState, function: str, *args: Any) -> list[asyncpg.Record]:
     """A request function (db.REQUEST_FUNCTIONS) as the calling user, in one round trip; errors as in transaction_as."""
-    app = app_state(ctx)
     with _database_errors_as_tool_errors():
         try:
             return await app.db.call_as(app.principal(), function, *args)
         except asyncio.TimeoutError:
             raise Unavailable("the database took too long to answer; try a narrower request") from None
+
+
+async def read_as_caller(ctx: Context | AppState, read: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A read tool's document (renubu_read.<read>, migration 20251204) as the calling user, in one round trip.
+    `read` is a name from code, never from input."""
+    app = ctx if isinstance(ctx, AppState) else app_state(ctx)
+    rows = await call_as_caller(app, "public.read_as", read, _json_args(args))
+    return json.loads(rows[0][0])
+
+
+async def read_in(conn: asyncpg.Connection, read: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The same document inside a transaction the caller already holds (after a write, or after waking)."""
+    assert read.isidentifier(), read  # a name from code, never from input
+    return json.loads(await conn.fetchval(f"SELECT renubu_read.{read}($1::text::jsonb)", _json_args(args)))
+
+
+def _json_args(args: dict[str, Any]) -> str:
+    """The arguments as JSON text (ids, dates and times as their text)."""
+    return json.dumps({k: (str(v) if isinstance(v, (UUID, date, datetime)) else v) for k, v in args.items()})
 
 
 @contextmanager

@@ -58,7 +58,7 @@ def connection_options(dsn: str) -> tuple[str, dict[str, Any]]:
 
 # Request functions (migrations): each sets role and claims itself, transaction-locally, and reads under RLS, so a
 # call is one statement and one round trip. Only the login role may execute them; check_login_role verifies it.
-REQUEST_FUNCTIONS = ("public.customer_detail_as(text, text, uuid)",)
+REQUEST_FUNCTIONS = ("public.read_as(text, text, text, text)",)
 
 
 def _request_statement(signature: str) -> str:
@@ -86,6 +86,11 @@ def _note_request_ended(conn: asyncpg.Connection | Lease) -> None:
         note()
 
 
+# An active user by email or id, with their profile role (for the tool catalog; RLS decides what they may do). Only
+# the login role may run it.
+FIND_ACTIVE_USER = "SELECT u.id, u.email, public.user_role(u.id) AS role FROM public.find_user($1, $2) u"
+
+
 class DatabaseUnavailable(RuntimeError):
     """PostgreSQL cannot be reached right now; the call may be retried later."""
 
@@ -102,6 +107,9 @@ class Principal:
     email: str | None = None
     role: Literal["authenticated", "anon"] = "authenticated"
     extra_claims: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The user's profile role (admin, pm, csm, user) as the database said when the principal was resolved. It only
+    # shapes which tools are listed; what a request may do is decided by RLS on every statement.
+    profile_role: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.role not in REQUEST_ROLES:

@@ -39,6 +39,9 @@ def from_database_error(exc: asyncpg.PostgresError) -> ToolError:
         return InvalidArgument(f"a value is out of range or badly formed ({exc.constraint_name or 'check'})")
     if isinstance(exc, asyncpg.NotNullViolationError):
         return InvalidArgument(f"a required value is missing ({exc.column_name or 'column'})")
+    if exc.sqlstate in {"22023", "P0001"}:
+        # Our own functions raise these with messages written for people.
+        return InvalidArgument(str(exc.message))
     if isinstance(exc, (asyncpg.DataError, asyncpg.InvalidTextRepresentationError)):
         return InvalidArgument("a value has the wrong format")
     if isinstance(exc, asyncpg.ReadOnlySQLTransactionError):
@@ -47,9 +50,6 @@ def from_database_error(exc: asyncpg.PostgresError) -> ToolError:
         return Unavailable("the database took too long to answer; try a narrower request")
     if exc.sqlstate == "P0002":  # no_data_found, raised by our SQL functions for unknown names
         return NotFound(str(exc.message))
-    if exc.sqlstate in {"22023", "P0001"}:
-        # Our own functions raise these with messages written for people.
-        return InvalidArgument(str(exc.message))
     if exc.sqlstate and exc.sqlstate.startswith(("08", "57P")):
         return Unavailable("the Renubu database is unavailable right now; try again shortly")
     return ToolError("the request could not be completed")

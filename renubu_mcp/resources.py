@@ -9,29 +9,26 @@ from uuid import UUID
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel
+from mcp.types import CallToolResult
 
 from .context import AppState
 from .errors import InvalidArgument, NotFound
+from .results import compact_json
 from .tools import customers, docs, features, workflows
 
 JSON = "application/json"
 
 
-async def _as_resource(read: Callable[..., Awaitable[BaseModel | CallToolResult]], *args: Any, **kwargs: Any) -> str:
-    """Run a tool's read as a resource read: its result as JSON, its errors as resource errors."""
+async def _as_resource(read: Callable[..., Awaitable[CallToolResult | dict[str, Any]]], *args: Any) -> str:
+    """Run a tool's read as a resource read: its data as compact JSON (a resource is a JSON document, so no
+    untrusted-data boundary: clients present it as data), its errors as resource errors."""
     try:
-        result = await read(*args, **kwargs)
+        result = await read(*args)
     except (NotFound, InvalidArgument) as exc:
         raise ResourceNotFoundError(str(exc)) from None
     except ToolError as exc:
         raise ResourceError(str(exc)) from None
-    if isinstance(result, CallToolResult):  # a tool that returns its JSON document as it is (get_customer)
-        text = result.content[0]
-        assert isinstance(text, TextContent)
-        return text.text
-    return result.model_dump_json()
+    return compact_json(result.structured_content if isinstance(result, CallToolResult) else result)
 
 
 def _uuid(value: str, what: str) -> UUID:

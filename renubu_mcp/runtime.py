@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from . import migrate
 from .auth import InvalidToken, TokenRules, principal_from_claims, verify_token
 from .config import ConfigError, Settings
-from .db import Database, Principal
+from .db import FIND_ACTIVE_USER, Database, Principal
 from .demo import ALICE
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,8 @@ async def resolve_stdio_principal(settings: Settings, db: Database) -> Principal
             log.warning("RENUBU_USER_EMAIL is not set: acting as the demo user %s", email)
         principal = None
     async with db.pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT id, email FROM public.find_user($1, $2)", email, principal.user_id if principal else None
-        )
+        row = await conn.fetchrow(FIND_ACTIVE_USER, email, principal.user_id if principal else None)
     if row is None:
         named = f"the email {email!r} (RENUBU_USER_EMAIL)" if email else "the id in RENUBU_ACCESS_TOKEN"
         raise StartupError(f"no Renubu user has {named}")
-    return Principal(user_id=row["id"], email=row["email"])
+    return Principal(user_id=row["id"], email=row["email"], profile_role=row["role"])
