@@ -126,10 +126,10 @@ async def test_an_admin_updates_fields_replaces_and_clears_the_secret(connect, p
                                                                        "clear": ["issuer"]})
         assert "at least one" in await admin.error("update_integration", {"slug": "hubspot"})
         cleared = await admin.ok("update_integration", {"slug": "hubspot", "clear": ["client_secret", "issuer"]})
-        assert cleared["has_client_secret"] is False and cleared["issuer"] is None
+        assert cleared["has_client_secret"] is False and "issuer" not in cleared
         assert "no integration" in await admin.error("update_integration", {"slug": "nope", "name": "x"})
-        assert (await admin.ok("update_integration", {"slug": "hubspot", "clear": ["revocation_url"]}))[
-            "revocation_url"] is None
+        assert "revocation_url" not in await admin.ok("update_integration", {"slug": "hubspot",
+                                                                             "clear": ["revocation_url"]})
     assert not any(SECRET in r.getMessage() for r in caplog.records)
 
 

@@ -220,7 +220,7 @@ def plan_call(n: int, user: str, run_id: str, rng: random.Random, write_share: f
         ("list_contacts", {"customer_id": customer}),
         ("list_workflows", {"limit": 10}),
         ("get_workflow", {"workflow_id": workflow}),
-        ("upcoming_renewals", {"days": 90}),
+        ("upcoming_renewals", {"days_ahead": 90}),
         ("search_docs", {"query": "renewal"}),
     ])
     return Call(n, user, tool, arguments)

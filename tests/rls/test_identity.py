@@ -166,18 +166,28 @@ def test_a_principal_cannot_ask_for_a_role_outside_the_allow_list():
 
 # --- request functions: the same rules in one statement (db.call_as) -------------------------------------------
 
-DETAIL = "public.customer_detail_as"
+READ = "public.read_as"
+
+
+def customer(id_) -> str:
+    return json.dumps({"customer_id": str(id_)})
+
+
+def document(rows) -> dict:
+    [(text,)] = rows
+    return json.loads(text)
 
 
 async def test_a_request_function_reads_as_the_user_and_leaves_the_connection_clean(single):
-    rows = await single.call_as(PRINCIPALS["alice"], DETAIL, w.CUST_ALICE)
-    assert [json.loads(r["detail"])["customer"]["id"] for r in rows] == [str(w.CUST_ALICE)]
-    assert [c["name"] for c in json.loads(rows[0]["detail"])["contacts"]] == ["Carla Contact"]
+    detail = document(await single.call_as(PRINCIPALS["alice"], READ, "get_customer", customer(w.CUST_ALICE)))
+    assert detail["customer"]["id"] == str(w.CUST_ALICE)
+    assert [c["name"] for c in detail["contacts"]] == ["Carla Contact"]
     async with single.pool.acquire() as conn:
         assert_clean(await conn.fetchrow(LEFTOVERS))
-    assert await single.call_as(PRINCIPALS["alice"], DETAIL, w.CUST_BOB) == []  # RLS: not hers
-    admin_rows = await single.call_as(PRINCIPALS["admin"], DETAIL, w.CUST_BOB)
-    assert [json.loads(r["detail"])["customer"]["id"] for r in admin_rows] == [str(w.CUST_BOB)]
+    with pytest.raises(asyncpg.exceptions.NoDataFoundError, match="no customer"):  # RLS: not hers
+        await single.call_as(PRINCIPALS["alice"], READ, "get_customer", customer(w.CUST_BOB))
+    admin = document(await single.call_as(PRINCIPALS["admin"], READ, "get_customer", customer(w.CUST_BOB)))
+    assert admin["customer"]["id"] == str(w.CUST_BOB)
     async with single.pool.acquire() as conn:
         assert_clean(await conn.fetchrow(LEFTOVERS))
 
@@ -187,13 +197,23 @@ async def test_a_request_function_refuses_a_role_outside_the_allow_list_and_sets
     async with app.pool.acquire() as conn:
         for role in ("service_role", "postgres", "authenticator", None):
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="not allowed"):
-                await conn.fetch(f"SELECT * FROM {DETAIL}($1, $2, $3)", role, claims, w.CUST_ALICE)
+                await conn.fetch(f"SELECT * FROM {READ}($1, $2, $3, $4)", role, claims, "get_customer",
+                                 customer(w.CUST_ALICE))
             assert_clean(await conn.fetchrow(LEFTOVERS))
+
+
+async def test_a_request_function_runs_only_the_reads_its_schema_holds(app):
+    """The read is named, never written: it can only be a function of renubu_read, which only migrations create."""
+    for name in ("pg_sleep", "get_customer($1); SELECT pg_sleep(1); --", "../public.find_user", "find_user"):
+        with pytest.raises(asyncpg.UndefinedFunctionError):
+            await app.call_as(PRINCIPALS["admin"], READ, name, customer(w.CUST_ALICE))
+    async with app.pool.acquire() as conn:
+        assert_clean(await conn.fetchrow(LEFTOVERS))
 
 
 async def test_only_request_functions_can_be_called_that_way(app):
     with pytest.raises(ValueError, match="not a request function"):
-        await app.call_as(PRINCIPALS["alice"], "public.customer_detail", w.CUST_ALICE)
+        await app.call_as(PRINCIPALS["alice"], "public.find_user", w.CUST_ALICE)
 
 
 async def test_a_request_function_is_cancelled_at_the_statement_timeout_and_the_pool_recovers(rls_db):
@@ -205,10 +225,10 @@ async def test_a_request_function_is_cancelled_at_the_statement_timeout_and_the_
             started = time.monotonic()
             with pytest.raises(asyncio.TimeoutError):
                 # The outer bound only keeps a missing deadline from hanging the suite; the elapsed check fails it.
-                await asyncio.wait_for(db.call_as(PRINCIPALS["alice"], DETAIL, w.CUST_ALICE), 5)
+                await asyncio.wait_for(db.call_as(PRINCIPALS["alice"], READ, "get_customer", customer(w.CUST_ALICE)), 5)
             assert time.monotonic() - started < 3
-        rows = await db.call_as(PRINCIPALS["alice"], DETAIL, w.CUST_ALICE)
-        assert [json.loads(r["detail"])["customer"]["id"] for r in rows] == [str(w.CUST_ALICE)]
+        rows = await db.call_as(PRINCIPALS["alice"], READ, "get_customer", customer(w.CUST_ALICE))
+        assert document(rows)["customer"]["id"] == str(w.CUST_ALICE)
         async with db.pool.acquire() as conn:
             assert_clean(await conn.fetchrow(LEFTOVERS))
     finally:
@@ -281,7 +301,7 @@ async def test_the_login_role_check_refuses_a_role_that_cannot_switch_to_the_req
 
 
 async def test_the_login_role_check_refuses_a_role_that_cannot_execute_the_request_functions(rls_db, owner, login_role):
-    with pytest.raises(UnsafeLoginRole, match="cannot execute public.customer_detail_as"):
+    with pytest.raises(UnsafeLoginRole, match=r"cannot execute public.read_as\(text, text, text, text\)"):
         await login_role_check(dsn_for(rls_db, login_role))
-    await owner.execute(f"GRANT EXECUTE ON FUNCTION public.customer_detail_as(text, text, uuid) TO {login_role}")
+    await owner.execute(f"GRANT EXECUTE ON FUNCTION public.read_as(text, text, text, text) TO {login_role}")
     assert await login_role_check(dsn_for(rls_db, login_role)) == login_role

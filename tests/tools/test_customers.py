@@ -48,7 +48,7 @@ async def all_pages(session, tool, args, key):
     while True:
         page = await session.ok(tool, {**args, **({"cursor": cursor} if cursor else {})})
         seen.extend(item["id"] for item in page[key])
-        cursor = page["next_cursor"]
+        cursor = page.get("next_cursor")
         if cursor is None:
             return seen
 
@@ -93,7 +93,7 @@ async def test_get_customer_returns_the_full_account_with_planted_text_as_plain_
         detail = await alice.ok("get_customer", {"customer_id": INITECH})
     assert INJECTION in detail["customer"]["notes"]
     assert detail["contacts"] and detail["contacts"][0]["is_primary"]
-    assert any(INJECTION in (t["description"] or "") for t in detail["open_tasks"])
+    assert any(INJECTION in t.get("description", "") for t in detail["open_tasks"])
     assert any(INJECTION in str(a["action_data"]) for a in detail["recent_actions"])
     assert all(w["status"] != "completed" for w in detail["open_workflows"])
 
@@ -134,7 +134,7 @@ async def test_alice_updates_her_customer_and_bob_cannot(connect):
     db = connect.database
     async with connect("alice@example.com") as alice:
         updated = await alice.ok("update_customer", {"customer_id": ACME, "risk_score": 42, "arr": "123456.78"})
-        assert updated["risk_score"] == 42 and float(updated["arr"]) == 123456.78
+        assert updated["risk_score"] == 42 and updated["arr"] == 123456.78
     before = await owner_fetch(db, "SELECT risk_score, arr, updated_at FROM customers WHERE id = $1", GLOBEX)
     async with connect("alice@example.com") as alice:
         assert "no customer" in await alice.error("update_customer", {"customer_id": GLOBEX, "risk_score": 1})
@@ -150,28 +150,30 @@ async def test_add_contact_works_on_own_customer_and_changes_nothing_elsewhere(c
                                                  "email": "dana@acme.example", "is_primary": True})
         assert contact["is_primary"]
         contacts = (await alice.ok("list_contacts", {"customer_id": ACME}))["contacts"]
-        assert contacts[0]["id"] == contact["id"] and sum(c["is_primary"] for c in contacts) == 1
+        assert contacts[0]["id"] == contact["id"] and sum(c.get("is_primary", False) for c in contacts) == 1
         before = (await owner_fetch(db, count, GLOBEX))[0]["n"]
         assert "no customer" in await alice.error("add_contact", {"customer_id": GLOBEX, "name": "Mallory"})
     assert (await owner_fetch(db, count, GLOBEX))[0]["n"] == before
 
 
 @pytest.mark.parametrize("tool, arguments, expected", [
-    ("search_customers", {"min_risk_score": 101}, "less than or equal to 100"),
-    ("search_customers", {"min_risk_score": "high"}, "valid integer"),
+    ("search_customers", {"min_risk_score": 101}, "min_risk_score must be 0-100"),
+    ("search_customers", {"min_risk_score": "high"}, "min_risk_score must be a whole number"),
     ("search_customers", {"query": "x" * 201}, "at most 200"),
-    ("search_customers", {"sort": "password"}, "name"),
+    ("search_customers", {"sort": "password"}, "sort must be one of 'name', 'renewal_date', 'risk_score' or 'arr'"),
+    ("search_customers", {"days": 30}, "unknown argument 'days'; valid arguments: query"),
     ("search_customers", {"cursor": "not-a-cursor"}, "cursor"),
     ("search_customers", {"renewal_after": "2030-01-01", "renewal_before": "2029-01-01"}, "renewal_after"),
-    ("get_customer", {"customer_id": "1; DROP TABLE customers"}, "UUID"),
-    ("get_customer", {}, "customer_id"),
+    ("get_customer", {"customer_id": "1; DROP TABLE customers"}, "customer_id must be a UUID"),
+    ("get_customer", {}, "customer_id is required"),
     ("update_customer", {"customer_id": ACME}, "at least one"),
-    ("update_customer", {"customer_id": ACME, "arr": -5}, "greater than or equal to 0"),
-    ("update_customer", {"customer_id": ACME, "renewal_date": "next tuesday"}, "date"),
-    ("add_contact", {"customer_id": ACME, "name": ""}, "at least 1"),
+    ("update_customer", {"customer_id": ACME, "arr": -5}, "arr must be at least 0"),
+    ("update_customer", {"customer_id": ACME, "renewal_date": "next tuesday"}, "renewal_date must be a date, YYYY-MM-DD"),
+    ("add_contact", {"customer_id": ACME, "name": ""}, "name must not be empty"),
     ("add_contact", {"customer_id": ACME, "name": "   "}, "blank"),
-    ("add_contact", {"customer_id": ACME, "name": "X", "email": "not an email"}, "pattern"),
-    ("upcoming_renewals", {"days_ahead": 0}, "greater than or equal to 1"),
+    ("add_contact", {"customer_id": ACME, "name": "X", "email": "not an email"}, "email has the wrong format"),
+    ("upcoming_renewals", {"days_ahead": 0}, "days_ahead must be 1-730"),
+    ("upcoming_renewals", {"days": 30}, "unknown argument 'days' (did you mean 'days_ahead'?)"),
 ])
 async def test_bad_arguments_are_tool_errors_that_change_nothing(connect_shared, tool, arguments, expected):
     db = connect_shared.database
@@ -181,7 +183,9 @@ async def test_bad_arguments_are_tool_errors_that_change_nothing(connect_shared,
     async with connect_shared("alice@example.com") as alice:
         message = await alice.error(tool, arguments)
     assert expected.lower() in message.lower()
-    assert "select " not in message.lower() and "traceback" not in message.lower()
+    # One line the model can act on: no SQL, no traceback, no validator internals or links.
+    assert "\n" not in message and "select " not in message.lower() and "traceback" not in message.lower()
+    assert "http" not in message and "pydantic" not in message.lower() and "type=" not in message
     assert ((await owner_fetch(db, snapshot))[0]["h"], (await owner_fetch(db, contacts))[0]["n"]) == before
 
 
@@ -198,29 +202,35 @@ async def test_a_cursor_from_one_query_is_refused_by_another(connect_shared):
     assert "different query" in message
 
 
-async def test_get_customer_formats_every_value_exactly_as_the_other_tools_do(connect_shared):
-    """get_customer passes on one JSON document written by PostgreSQL; the others serialise models read from typed
-    columns. Same values, same text, for the customer, its workflows, tasks and actions."""
+def without(record: dict, *keys: str) -> dict:
+    return {k: v for k, v in record.items() if k not in keys}
+
+
+async def test_get_customer_writes_every_record_as_the_other_tools_do_without_what_the_context_says(connect_shared):
+    """Each kind of record has one shape in every tool. A list's customer is the detail's without domain and
+    updated_at; inside a customer, its workflows do not repeat the customer; inside a workflow, its tasks and
+    actions do not repeat the workflow."""
     async with connect_shared("alice@example.com") as alice:
         listed = {c["id"]: c for c in (await alice.ok("search_customers", {"limit": 100}))["customers"]}
         workflows = {w["id"]: w for w in (await alice.ok("list_workflows", {"limit": 100}))["workflows"]}
         seen = {"workflows": 0, "tasks": 0, "actions": 0}
         for customer_id, expected in listed.items():
             detail = await alice.ok("get_customer", {"customer_id": customer_id})
-            assert detail["customer"] == expected
+            assert without(detail["customer"], "domain", "updated_at", "days_until_renewal") == expected
+            assert set(detail["customer"]) >= {"updated_at", "days_until_renewal"}
             for workflow in detail["open_workflows"]:
-                assert workflow == workflows[workflow["id"]]
+                assert workflow == without(workflows[workflow["id"]], "customer_id", "customer_name")
                 seen["workflows"] += 1
                 full = await alice.ok("get_workflow", {"workflow_id": workflow["id"]})
                 tasks = {t["id"]: t for t in full["tasks"]}
                 actions = {a["id"]: a for a in full["actions"]}
                 for task in detail["open_tasks"]:
-                    if task["workflow_execution_id"] == workflow["id"]:
-                        assert task == tasks[task["id"]]
+                    if task["workflow_id"] == workflow["id"]:
+                        assert without(task, "workflow_id") == tasks[task["id"]]
                         seen["tasks"] += 1
                 for action in detail["recent_actions"]:
-                    if action["workflow_execution_id"] == workflow["id"] and action["id"] in actions:
-                        assert action == actions[action["id"]]
+                    if action["workflow_id"] == workflow["id"] and action["id"] in actions:
+                        assert without(action, "workflow_id") == actions[action["id"]]
                         seen["actions"] += 1
     assert len(listed) > 20 and seen["workflows"] > 5 and seen["tasks"] > 5 and seen["actions"] > 5, seen
 
@@ -260,7 +270,7 @@ async def test_an_admins_name_search_is_exact_whether_the_fragment_matches_few_o
             first = await admin.ok("search_customers", {"query": fragment, "limit": 25})
             assert [c["name"] for c in first["customers"]] == names[:25]
             if len(names) <= 25:
-                assert first["next_cursor"] is None
+                assert "next_cursor" not in first
                 continue
             second = await admin.ok("search_customers", {"query": fragment, "limit": 25, "cursor": first["next_cursor"]})
             assert [c["name"] for c in second["customers"]] == names[25:50]

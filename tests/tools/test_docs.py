@@ -76,7 +76,7 @@ async def test_search_returns_slug_title_category_version_and_a_highlighted_snip
     assert hit["title"] == "How risk scoring works"
     assert "«hysteresis»" in hit["snippet"].lower()
     assert len(hit["snippet"]) < 400
-    assert result["next_cursor"] is None
+    assert "next_cursor" not in result
 
 
 async def test_search_finds_stemmed_words(shared):
@@ -113,7 +113,7 @@ async def test_search_pages_through_every_match_without_duplicates(shared):
             result = await alice.ok("search_docs", {"query": "renewal", "limit": 3, "cursor": cursor})
             seen += [h["slug"] for h in result["hits"]]
             ranks += [h["rank"] for h in result["hits"]]
-            cursor = result["next_cursor"]
+            cursor = result.get("next_cursor")
             if cursor is None:
                 break
     assert expected > 6
@@ -143,7 +143,7 @@ async def test_a_term_in_most_documents_ranks_title_matches_first_among_a_capped
         while True:
             result = await alice.ok("search_docs", {"query": "quokka", "limit": 100, "cursor": cursor})
             seen += [h["slug"] for h in result["hits"]]
-            cursor = result["next_cursor"]
+            cursor = result.get("next_cursor")
             if cursor is None:
                 break
     # 401 match; the ranked set is the title match and 300 of the others: no duplicates, and it ends.
@@ -178,7 +178,7 @@ async def test_search_treats_sql_and_huge_input_as_text_or_rejects_it_without_cr
         for query in hostile:
             result = await alice.call("search_docs", {"query": query})
             if result.is_error:
-                assert "Error executing tool search_docs:" in result.content[0].text, query
+                assert "no searchable words" in result.content[0].text, query
             else:
                 assert isinstance(result.structured_content["hits"], list), query
         too_long = await alice.error("search_docs", {"query": "renewal " * 1000})
@@ -194,8 +194,8 @@ async def test_search_treats_sql_and_huge_input_as_text_or_rejects_it_without_cr
 async def test_get_doc_returns_the_current_doc_with_its_release(shared):
     async with shared(ALICE.email) as alice:
         doc = await alice.ok("get_doc", {"slug": "renewals-playbook"})
-    assert doc["source"] == "current"
-    assert (doc["version"], doc["current_version"], doc["release_version"]) == (2, 2, "0.2.0")
+    assert doc["source"] == "current" and "current_version" not in doc  # it is the current version
+    assert (doc["version"], doc["release_version"]) == (2, "0.2.0")
     assert doc["title"] == "Renewals playbook" and doc["category"] == "guides"
     assert "Renewals due within 30 days" in doc["content"]
     assert doc["release_date"] and doc["updated_at"]
@@ -224,8 +224,8 @@ async def test_get_doc_reports_an_unknown_slug_or_version_as_not_found_naming_wh
     assert "no doc with slug 'renewals-handbook'" in no_doc and "renewals-playbook" in no_doc
     assert "versions available: 1, 2" in no_version
     assert "versions available: none" in never_snapshotted
-    assert "pattern" in bad_slug
-    assert "greater than or equal to 1" in zero
+    assert "slug has the wrong format" in bad_slug
+    assert "version must be 1-1000000" in zero
 
 
 async def test_get_doc_serves_the_current_version_number_even_if_never_snapshotted(shared):
@@ -254,8 +254,8 @@ async def test_list_releases_newest_first_with_the_current_one_and_doc_counts(sh
         second = await alice.ok("list_releases", {"limit": 1, "cursor": first["next_cursor"]})
     [newest], [older] = first["releases"], second["releases"]
     assert (newest["version"], newest["is_current"], newest["doc_count"]) == ("0.2.0", True, 6)
-    assert (older["version"], older["is_current"], older["doc_count"]) == ("0.1.0", False, 19)
-    assert second["next_cursor"] is None
+    assert (older["version"], "is_current" in older, older["doc_count"]) == ("0.1.0", False, 19)
+    assert "next_cursor" not in second
 
 
 async def test_an_admin_release_snapshot_becomes_the_current_release_with_new_doc_versions(connect):
@@ -270,7 +270,7 @@ async def test_an_admin_release_snapshot_becomes_the_current_release_with_new_do
     assert (release["version"], release["release_date"], release["is_current"], release["doc_count"]) == (
         "0.3.0", "2030-01-15", True, 2)
     assert [(d["slug"], d["version_number"]) for d in snap["docs"]] == [("getting-started", 2), ("webhooks", 2)]
-    assert [r["version"] for r in releases["releases"] if r["is_current"]] == ["0.3.0"]
+    assert [r["version"] for r in releases["releases"] if r.get("is_current")] == ["0.3.0"]
     assert (doc["version"], doc["release_version"]) == (2, "0.3.0")
 
     conn = await asyncpg.connect(db.owner_dsn)
@@ -301,9 +301,12 @@ async def test_a_release_snapshot_carries_its_name_and_notes_into_the_current_re
             "version": "0.3.0", "doc_slugs": ["webhooks"], "name": "  Spring clean-up ", "notes": notes})
         listed = await admin.ok("list_releases", {"limit": 1})
         current = json.loads((await admin.client.read_resource("renubu://releases/current")).contents[0].text)
+        by_version = await admin.ok("get_release", {"version": "0.3.0"})
+        latest = await admin.ok("get_release", {})
     assert (snap["release"]["name"], snap["release"]["notes"]) == ("Spring clean-up", notes)
+    assert snap == by_version == latest == current
     assert (listed["releases"][0]["name"], "notes" in listed["releases"][0]) == ("Spring clean-up", False)
-    assert (current["version"], current["name"], current["notes"]) == ("0.3.0", "Spring clean-up", notes)
+    assert (current["release"]["version"], current["release"]["name"]) == ("0.3.0", "Spring clean-up")
     assert await owner_fetchval(connect.database, "SELECT notes FROM releases WHERE version = '0.3.0'") == notes
 
 
@@ -344,8 +347,8 @@ async def test_a_release_snapshot_of_unknown_docs_is_not_found_naming_them(conne
         bad_version = await admin.error("create_release_snapshot", {"version": "../etc"})
         empty = await admin.error("create_release_snapshot", {"version": "0.3.0", "doc_slugs": []})
     assert "another-missing, no-such-doc" in message and "webhooks" not in message
-    assert "pattern" in bad_version
-    assert "at least 1" in empty
+    assert "version has the wrong format (e.g. 0.3.0)" in bad_version
+    assert "doc_slugs needs at least 1 item" in empty
     assert await snapshot_state(connect.database) == before
 
 
@@ -356,7 +359,7 @@ async def test_a_csm_sees_only_published_help_articles(shared):
     async with shared(ALICE.email) as alice:
         result = await alice.ok("list_help_articles", {})
         integrations = await alice.ok("list_help_articles", {"category": "integrations"})  # any case
-    assert len(result["articles"]) == 6 and all(a["published"] for a in result["articles"])
+    assert len(result["articles"]) == 6 and all(a.get("published", True) for a in result["articles"])
     assert "Salesforce field mapping" not in [a["title"] for a in result["articles"]]
     assert {a["doc_slug"] for a in integrations["articles"]} == {"hubspot-integration", "mcp-server-usage"}
 
@@ -367,11 +370,11 @@ async def test_an_admin_also_sees_unpublished_help_articles(shared):
         advanced = await admin.ok("list_help_articles", {"difficulty": "advanced", "limit": 2})
         rest = await admin.ok("list_help_articles", {"difficulty": "advanced", "limit": 2,
                                                      "cursor": advanced["next_cursor"]})
-    drafts = sorted(a["title"] for a in result["articles"] if not a["published"])
+    drafts = sorted(a["title"] for a in result["articles"] if a.get("published") is False)
     assert len(result["articles"]) == 8
     assert drafts == ["Salesforce field mapping", "Verifying webhook signatures"]
     titles = [a["title"] for a in advanced["articles"] + rest["articles"]]
-    assert len(titles) == 3 == len(set(titles)) and rest["next_cursor"] is None
+    assert len(titles) == 3 == len(set(titles)) and "next_cursor" not in rest
 
 
 async def test_help_articles_reject_an_unknown_difficulty(shared):
@@ -383,16 +386,16 @@ async def test_help_articles_reject_an_unknown_difficulty(shared):
 # the contract with assistants ----------------------------------------------------------------------
 
 
-async def test_docs_tools_declare_honest_hints_and_warn_that_content_is_untrusted(shared):
-    async with shared(ALICE.email) as alice:
-        tools = {t.name: t for t in (await alice.client.list_tools()).tools}
-    readers = ["search_docs", "get_doc", "list_doc_versions", "list_releases", "list_help_articles"]
+async def test_docs_tools_declare_honest_hints_and_bound_the_text_people_wrote(shared):
+    async with shared(ADMIN.email) as admin:
+        tools = {t.name: t for t in (await admin.client.list_tools()).tools}
+        doc = await admin.call("get_doc", {"slug": "renewals-playbook"})
+    readers = ["search_docs", "get_doc", "list_doc_versions", "list_releases", "get_release", "list_help_articles"]
     for name in readers:
         hints = tools[name].annotations
         assert hints.read_only_hint and not hints.destructive_hint and hints.idempotent_hint, name
-        assert tools[name].output_schema, name
     writer = tools["create_release_snapshot"].annotations
     assert not writer.read_only_hint and not writer.destructive_hint and not writer.idempotent_hint
-    for name in ["search_docs", "get_doc"]:
-        assert "untrusted" in tools[name].description.lower(), name
+    text = doc.content[0].text
+    assert text.startswith("Text inside <untrusted-data-") and text.rstrip().endswith(">")
 

@@ -27,7 +27,7 @@ async def test_list_features_sorts_by_priority_then_title(connect_shared):
     async with connect_shared(ALICE.email) as alice:
         result = await alice.ok("list_features", {"limit": 100})
     features = result["features"]
-    assert len(features) == SEED_FEATURE_COUNT and result["next_cursor"] is None
+    assert len(features) == SEED_FEATURE_COUNT and "next_cursor" not in result
     keys = [(f["priority"], f["title"]) for f in features]
     assert keys == sorted(keys)
     assert features[0]["priority"] == 1
@@ -55,7 +55,7 @@ async def test_list_features_pages_without_duplicates(connect_shared):
         for _ in range(10):
             result = await pat.ok("list_features", {"limit": 5, "cursor": cursor})
             seen += [f["slug"] for f in result["features"]]
-            cursor = result["next_cursor"]
+            cursor = result.get("next_cursor")
             if cursor is None:
                 break
         tampered = await pat.error("list_features", {"limit": 5, "cursor": "bm90LWEtY3Vyc29y"})
@@ -74,6 +74,7 @@ async def test_get_feature_returns_the_feature_with_its_history_newest_first(con
     assert [h["update_type"] for h in history] == ["note", "status_change", "phase_change", "created"]
     assert (history[1]["old_value"], history[1]["new_value"], history[1]["changed_by"]) == (
         "planned", "deferred", str(PAT.id))
+    assert history[1]["changed_by_name"] == "Pat Patel" and feature["owner_name"] == "Pat Patel"
     assert (history[2]["old_value"], history[2]["new_value"]) == ("2", "3")
     assert history[0]["note"].startswith("Deferred to phase 3")
 
@@ -83,7 +84,7 @@ async def test_get_feature_of_an_unknown_slug_is_not_found(connect_shared):
         missing = await alice.error("get_feature", {"slug": "time-travel"})
         malformed = await alice.error("get_feature", {"slug": "Time Travel!"})
     assert "no feature with slug 'time-travel'" in missing
-    assert "pattern" in malformed
+    assert "slug has the wrong format" in malformed
 
 
 async def test_a_product_manager_updates_a_feature_and_the_change_is_logged(connect):
@@ -133,15 +134,16 @@ async def test_bad_feature_updates_are_errors_and_change_nothing(connect):
     before = await feature_state(connect.database, "renewal-forecasting")
     bad = [
         ({"status": "done"}, "active"),
-        ({"priority": 9}, "less than or equal to 5"),
-        ({"priority": 0}, "greater than or equal to 1"),
-        ({"phase": "abc"}, "pattern"),
-        ({"phase": "1;DROP"}, "pattern"),
+        ({"priority": 9}, "priority must be 1-5"),
+        ({"priority": 0}, "priority must be 1-5"),
+        ({"phase": "abc"}, "phase has the wrong format (e.g. 1 or 0.2)"),
+        ({"phase": "1;DROP"}, "phase has the wrong format"),
         ({"phase": "1" * 50}, "at most 20"),
         ({"note": "x" * 6000}, "5000"),
         ({"note": "   "}, "blank"),
         ({}, "at least one of"),
-        ({"status": "shipped", "priority": "high"}, "integer"),
+        ({"status": "shipped", "priority": "high"}, "priority must be a whole number"),
+        ({"slug": "renewal-forecasting", "state": "shipped"}, "unknown argument 'state' (did you mean 'status'?)"),
     ]
     async with connect(PAT.email) as pat:
         for changes, expected in bad:
@@ -153,12 +155,12 @@ async def test_bad_feature_updates_are_errors_and_change_nothing(connect):
 
 
 async def test_features_tools_declare_honest_hints(connect_shared):
-    async with connect_shared(ALICE.email) as alice:
-        tools = {t.name: t for t in (await alice.client.list_tools()).tools}
+    async with connect_shared(PAT.email) as pat:  # a PM: the one role besides admins shown update_feature
+        tools = {t.name: t for t in (await pat.client.list_tools()).tools}
     for name in ["list_features", "get_feature"]:
         hints = tools[name].annotations
         assert hints.read_only_hint and hints.idempotent_hint and not hints.destructive_hint, name
     writer = tools["update_feature"].annotations
     assert not writer.read_only_hint and not writer.destructive_hint and not writer.idempotent_hint
     schema = tools["list_features"].input_schema["properties"]
-    assert "shipped" in str(schema["status"]) and "untrusted" in tools["get_feature"].description.lower()
+    assert "shipped" in str(schema["status"])

@@ -107,7 +107,7 @@ async def test_a_listing_that_races_a_completion_does_not_wake_the_completed_wor
     finally:
         await db.close()
     assert committed.is_set()
-    assert PINECREST_SNOOZED not in {w["id"] for w in page["woken"]}
+    assert PINECREST_SNOOZED not in {w["id"] for w in page.get("woken", [])}
     assert next(w for w in page["workflows"] if w["id"] == PINECREST_SNOOZED)["status"] == "completed"
     assert (await row(connect.database, "workflow_executions", PINECREST_SNOOZED))["status"] == "completed"
 
@@ -119,10 +119,10 @@ async def test_bad_inputs_are_tool_errors_that_change_nothing(connect):
     cases = [
         # wrong types and shapes
         ("advance_workflow", {**wf, "slide_index": "two"}, "slide_index"),
-        ("advance_workflow", {**wf, "slide_index": -1}, "greater than or equal to 0"),
+        ("advance_workflow", {**wf, "slide_index": -1}, "slide_index must be 0-999"),
         ("advance_workflow", {**wf, "slide_index": 6}, "slide_index must be 0-5"),
         ("get_workflow", {"workflow_id": 42}, "workflow_id"),
-        ("record_action", {**wf, "action_type": "note", "action_data": ["not", "an", "object"]}, "dictionary"),
+        ("record_action", {**wf, "action_type": "note", "action_data": ["not", "an", "object"]}, "action_data must be an object"),
         ("create_task", {**wf, "title": "x", "priority": "critical"}, "priority"),
         # unknown ids
         ("get_workflow", {"workflow_id": NOBODY}, "no workflow"),
@@ -143,14 +143,14 @@ async def test_bad_inputs_are_tool_errors_that_change_nothing(connect):
         ("record_action", {**wf, "action_type": "note", "action_data": {"nul": "\x00"}}, "wrong format"),
         # SQL-looking text where an id, identifier or choice belongs
         ("get_workflow", {"workflow_id": DROP}, "workflow_id"),
-        ("start_workflow", {"workflow_type": DROP, "customer_id": ACME}, "pattern"),
-        ("record_action", {**wf, "action_type": DROP}, "pattern"),
+        ("start_workflow", {"workflow_type": DROP, "customer_id": ACME}, "workflow_type has the wrong format"),
+        ("record_action", {**wf, "action_type": DROP}, "action_type has the wrong format"),
         ("update_task", {"task_id": TASK(102), "status": DROP}, "status"),
         ("list_workflows", {"status": DROP}, "status"),
         # identifiers
-        ("start_workflow", {"workflow_type": "Renewal", "customer_id": ACME}, "pattern"),
-        ("start_workflow", {"workflow_type": "renewal\n", "customer_id": ACME}, "pattern"),
-        ("record_action", {**wf, "action_type": "email-sent"}, "pattern"),
+        ("start_workflow", {"workflow_type": "Renewal", "customer_id": ACME}, "wrong format"),
+        ("start_workflow", {"workflow_type": "renewal\n", "customer_id": ACME}, "wrong format"),
+        ("record_action", {**wf, "action_type": "email-sent"}, "wrong format"),
         ("record_action", {**wf, "action_type": "workflow_completed"}, "recorded by the server itself"),
         # times
         ("snooze_workflow", {**wf, "until": past}, "must be in the future"),
@@ -165,24 +165,24 @@ async def test_bad_inputs_are_tool_errors_that_change_nothing(connect):
         ("snooze_workflow", wf, "pass until"),
         ("snooze_workflow", {**wf, "wake_conditions": []}, "pass until"),
         ("snooze_workflow", {**wf, "wake_conditions": [{"type": "all_tasks_completed"}] * 11}, "at most 10"),
-        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "customer_replied"}]}, "does not match any of the expected tags"),
-        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "risk_score_at_least", "threshold": 101}]}, "less than or equal to 100"),
-        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "renewal_within_days", "days": 0}]}, "greater than or equal to 1"),
-        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "all_tasks_completed", "sql": DROP}]}, "Extra inputs"),
+        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "customer_replied"}]}, "wake_conditions[0] has an unknown type; valid types:"),
+        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "risk_score_at_least", "threshold": 101}]}, "wake_conditions[0].threshold must be at most 100"),
+        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "renewal_within_days", "days": 0}]}, "wake_conditions[0].days must be at least 1"),
+        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "all_tasks_completed", "sql": DROP}]}, "wake_conditions[0].sql is not allowed"),
         ("snooze_workflow", {**wf, "wake_conditions": [{"type": "task_completed", "task_id": TASK(301)}]}, "no task"),
         ("snooze_workflow", {**wf, "wake_conditions": [{"type": "risk_score_at_least", "threshold": 42}]}, "would wake at once"),
         ("snooze_workflow", {**wf, "wake_conditions": [{"type": "task_completed", "task_id": TASK(101)}]}, "would wake at once"),
         # paging
-        ("list_workflows", {"limit": 0}, "greater than or equal to 1"),
-        ("list_workflows", {"limit": 101}, "less than or equal to 100"),
-        ("list_workflows", {"cursor": "x" * 501}, "at most 500"),
+        ("list_workflows", {"limit": 0}, "limit must be at least 1"),
+        ("list_workflows", {"limit": 101}, "limit must be at most 100"),
+        ("list_workflows", {"cursor": "x" * 501}, "cursor must be at most 500 characters"),
     ]
     before = await snapshot(connect.database)
     async with connect("alice@example.com") as alice:
         for tool, args, expected in cases:
             message = await alice.error(tool, args)
             assert expected in message, (tool, args, message)
-            assert "Traceback" not in message and "asyncpg" not in message
+            assert "Traceback" not in message and "asyncpg" not in message and "\n" not in message
     assert await snapshot(connect.database) == before
 
 
@@ -191,7 +191,7 @@ async def test_sql_looking_text_in_free_text_fields_is_stored_verbatim(connect):
         task = await alice.ok("create_task", {"workflow_id": ACME_RENEWAL, "title": DROP, "description": DROP})
         action = await alice.ok("record_action", {"workflow_id": ACME_RENEWAL, "action_type": "note",
                                                   "action_data": {DROP: DROP}})
-        assert (task["title"], task["description"], action["action_data"]) == (DROP, DROP, {DROP: DROP})
+        assert (task["title"], task.get("description"), action["action_data"]) == (DROP, DROP, {DROP: DROP})
         assert len((await alice.ok("list_workflows", {"limit": 100}))["workflows"]) == 9
     assert (await row(connect.database, "workflow_tasks", task["id"]))["title"] == DROP
 
@@ -205,7 +205,7 @@ async def test_paging_returns_every_visible_workflow_exactly_once_and_rejects_ta
             page = await admin.ok("list_workflows", {"limit": 4, **({"cursor": cursor} if cursor else {})})
             assert len(page["workflows"]) <= 4
             ids += [w["id"] for w in page["workflows"]]
-            cursor = page["next_cursor"]
+            cursor = page.get("next_cursor")
             if cursor is None:
                 break
         async with owner(connect.database) as conn:
@@ -214,7 +214,7 @@ async def test_paging_returns_every_visible_workflow_exactly_once_and_rejects_ta
         assert ids == everyone and len(ids) == 17
 
         first = await admin.ok("list_workflows", {"limit": 4})
-        cursor = first["next_cursor"]
+        cursor = first.get("next_cursor")
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         forged = base64.urlsafe_b64encode(json.dumps({**data, "q": "0" * 16}).encode()).decode()
         assert "different query" in await admin.error("list_workflows", {"limit": 4, "cursor": forged})
@@ -241,6 +241,6 @@ async def test_a_snoozed_workflow_on_a_customer_no_longer_assigned_stays_asleep_
                            (await row(connect.database, "workflow_executions", PINECREST_SNOOZED))["customer_id"])
     async with connect("alice@example.com") as alice:
         page = await alice.ok("list_workflows", {"limit": 100})
-        assert PINECREST_SNOOZED not in {w["id"] for w in page["woken"]}
-        assert next(w for w in page["workflows"] if w["id"] == PINECREST_SNOOZED)["customer_name"] is None
+        assert PINECREST_SNOOZED not in {w["id"] for w in page.get("woken", [])}
+        assert "customer_name" not in next(w for w in page["workflows"] if w["id"] == PINECREST_SNOOZED)
     assert (await row(connect.database, "workflow_executions", PINECREST_SNOOZED))["status"] == "snoozed"
