@@ -108,11 +108,6 @@ async def analyze(dsn: str) -> None:
         await conn.close()
 
 
-async def no_reset(conn: asyncpg.Connection) -> None:
-    """A reset hook for asyncpg's Pool that does nothing: the same work on release as the server's pool after a
-    request (every request setting is transaction-local)."""
-
-
 # --- identities -------------------------------------------------------------------------------------------------
 
 
@@ -221,7 +216,7 @@ def postgres_cpu_between(start: dict[int, float], end: dict[int, float]) -> floa
 
 
 class RawClient:
-    """One keep-alive connection posting MCP JSON-RPC `tools/call`s (stateless server, JSON responses)."""
+    """One keep-alive connection posting MCP JSON-RPC requests (stateless server, JSON responses)."""
 
     def __init__(self, port: int, token: str):
         self.port, self.token = port, token
@@ -239,10 +234,9 @@ class RawClient:
             with contextlib.suppress(Exception):
                 await self.writer.wait_closed()
 
-    def request_bytes(self, tool: str, arguments: dict[str, Any]) -> bytes:
+    def request_bytes(self, method: str, params: dict[str, Any]) -> bytes:
         self._id += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": "tools/call",
-                           "params": {"name": tool, "arguments": arguments}}).encode()
+        body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}).encode()
         head = (
             f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Bearer {self.token}\r\n"
             "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
@@ -252,8 +246,13 @@ class RawClient:
         return head + body
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """tools/call: the result, or RuntimeError when the tool answered with an error."""
+        return await self.request("tools/call", {"name": tool, "arguments": arguments})
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         assert self.reader is not None and self.writer is not None
-        self.writer.write(self.request_bytes(tool, arguments))
+        tool = params.get("name", method)
+        self.writer.write(self.request_bytes(method, params))
         status_line = await self.reader.readline()
         length = 0
         while True:

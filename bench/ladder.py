@@ -1,21 +1,20 @@
-"""Issue 6, benchmark 1: the tool-call ladder over streamable HTTP (stateless, JSON responses, bearer tokens).
+"""The tool-call ladder over streamable HTTP (stateless, JSON responses, bearer tokens): every read tool and
+tools/list against the SDK's own echo tool on the same server.
 
-    .venv/bin/python bench/ladder.py            # full run (demo scale, large scale, before issue 6), ~12 minutes
-    .venv/bin/python bench/ladder.py --quick    # smoke run, about 2 minutes
+    .venv/bin/python bench/ladder.py            # demo scale, every read tool (about 6 minutes)
+    .venv/bin/python bench/ladder.py --quick    # smoke run (about 1 minute)
+    .venv/bin/python bench/ladder.py --large    # also at 1M customers / 100k docs (bench/scale_data.py builds it)
 
 One server process (bench/serve_http.py: the production HTTP app on uvicorn + uvloop + httptools, plus an async
-`echo` tool on the same server instance (the floor; `echo_sync`, the same as a plain def, is shown too: the SDK
-runs sync tools on a worker thread, which makes it slower than the floor) and the tools as they were before issue 6, bench/before.py), driven from this
-process by minimal keep-alive HTTP/1.1 clients that POST JSON-RPC tools/call requests with a valid bearer token
-("raw": cheap on the client side, so the server's cost dominates; the ratios use it). For one client it also
-measures httpx2 POSTs and the MCP SDK's own HTTP client.
+`echo` tool, the floor, and `echo_sync`, a plain `def` the SDK runs on a worker thread, shown for reference),
+driven from this process by minimal keep-alive HTTP/1.1 clients that POST JSON-RPC requests with a valid bearer
+token ("raw": cheap on the client side, so the server's cost dominates). For each call: p50/p99 over sequential
+calls with one client; calls per second with 8 concurrent clients (each on its own connection) over a fixed time;
+and the CPU each call costs in the server process and in PostgreSQL, from /proc over the 8-client window. Ratios
+are against the echo floor of the same run.
 
-For each tool: p50/p99 over sequential calls with one client; calls per second with 8 and 32 concurrent clients
-(each with its own connection) over a fixed time; and the CPU each call costs, from /proc over the 8-client
-window, in the server process and in PostgreSQL (all backends of the benchmark cluster). Ratios against the echo
-floor of the same run. Extra tables, each from its own server process on the same database: the interpreter's
-default garbage collector settings; asyncpg's Pool in place of renubu_mcp/pool.py; everything before issue 6.
-Targets: get_customer p50 <= echo p50 + 0.6 ms; calls/s >= 80 % of echo's.
+Targets (issue 12): every read tool within echo + 1.0 ms p50 with one client and at least 0.6x echo's calls/s at 8
+clients; tools/list served in under 2 ms.
 """
 
 from __future__ import annotations
@@ -31,50 +30,72 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
     DEMO_USER, BenchUser, RawClient, bench_cluster, cluster_pids, http_server, machine_line, ms, p50, pct,
-    postgres_cpu_between, postgres_cpu_snapshot, prepare_demo, prepare_large, process_cpu_seconds, table, timed,
+    postgres_cpu_between, postgres_cpu_snapshot, prepare_demo, prepare_large, process_cpu_seconds, table,
     token_for,
 )
 from bench.scale_data import bench_customer_id, bench_user_email, bench_user_id  # noqa: E402
 
 ACME = "10000000-0000-4000-8000-000000000001"
+ACME_RENEWAL = "30000000-0000-4000-8000-000000000001"
 LARGE_USER = BenchUser(bench_user_id(1), bench_user_email(1))
+FLOOR, P50_OVER_FLOOR_MS, RATE_VS_FLOOR, LIST_TOOLS_MS = "echo (floor)", 1.0, 0.6, 2.0
+
+Call = tuple[str, str, dict[str, Any]]  # label, JSON-RPC method, params
 
 
-def ladder_calls(scale: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """(label, tool, arguments) for one scale."""
+def tool(name: str, arguments: dict[str, Any] | None = None, label: str | None = None) -> Call:
+    return label or name, "tools/call", {"name": name, "arguments": arguments or {}}
+
+
+def ladder_calls(scale: str) -> list[Call]:
+    """The floor first, then every read tool with the arguments a user would pass, then tools/list."""
     customer = ACME if scale == "demo" else str(bench_customer_id(1))
     return [
-        ("echo (floor)", "echo", {"message": "hello"}),
-        ("get_customer", "get_customer", {"customer_id": customer}),
-        ("echo, sync def (reference)", "echo_sync", {"message": "hello"}),
-        ("search_customers", "search_customers", {"query": "tech"}),
-        ("search_docs", "search_docs", {"query": "renewal playbook"}),
-        ("before: get_customer", "before_get_customer", {"customer_id": customer}),
-        ("before: search_customers", "before_search_customers", {"query": "tech"}),
-        ("before: search_docs", "before_search_docs", {"query": "renewal playbook"}),
+        tool("echo", {"message": "hello"}, FLOOR),
+        tool("echo_sync", {"message": "hello"}, "echo, sync def (reference)"),
+        tool("search_customers", {}),
+        tool("search_customers", {"query": "tech"}, "search_customers (name)"),
+        tool("get_customer", {"customer_id": customer}),
+        tool("list_contacts", {"customer_id": customer}),
+        tool("upcoming_renewals", {}),
+        tool("list_workflows", {}),
+        tool("get_workflow", {"workflow_id": ACME_RENEWAL if scale == "demo" else None}),
+        tool("search_docs", {"query": "renewal playbook"}),
+        tool("get_doc", {"slug": "renewals-playbook"}),
+        tool("list_doc_versions", {"slug": "renewals-playbook"}),
+        tool("list_releases", {}),
+        tool("get_release", {}),
+        tool("list_help_articles", {}),
+        tool("list_features", {}),
+        tool("get_feature", {"slug": "salesforce-sync"}),
+        tool("list_integrations", {}),
+        tool("get_integration", {"slug": "hubspot"}),
+        tool("list_my_integrations", {}),
+        tool("list_integration_events", {}),
+        ("tools/list", "tools/list", {}),
     ]
 
 
-async def one_client(port: int, token: str, tool: str, args: dict[str, Any], n: int,
+async def one_client(port: int, token: str, method: str, params: dict[str, Any], n: int,
                      budget: float = 20.0) -> list[float]:
     """Up to n sequential calls (after a warm-up), stopping early after `budget` seconds (slow tools)."""
     async with RawClient(port, token) as client:
         deadline = time.perf_counter() + budget
         for _ in range(max(20, n // 20)):
-            await client.call(tool, args)
+            await client.request(method, params)
             if time.perf_counter() > deadline:
                 break
         samples: list[float] = []
         deadline = time.perf_counter() + budget
         while len(samples) < n and time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            await client.call(tool, args)
+            await client.request(method, params)
             samples.append(time.perf_counter() - t0)
         return samples
 
 
-async def throughput(cluster, port: int, token: str, tool: str, args: dict[str, Any], clients: int, seconds: float,
-                     server_pid: int) -> tuple[float, float, float]:
+async def throughput(cluster, port: int, token: str, method: str, params: dict[str, Any], clients: int,
+                     seconds: float, server_pid: int) -> tuple[float, float, float]:
     """(calls per second, server CPU ms per call, PostgreSQL CPU ms per call) with `clients` concurrent clients."""
     done = warmed = 0
     stop = False
@@ -83,11 +104,11 @@ async def throughput(cluster, port: int, token: str, tool: str, args: dict[str, 
         nonlocal done, warmed
         async with RawClient(port, token) as client:
             for _ in range(5):  # warm this connection (and the pool's connection it lands on)
-                await client.call(tool, args)
+                await client.request(method, params)
             warmed += 1
             await ready.wait()
             while not stop:
-                await client.call(tool, args)
+                await client.request(method, params)
                 done += 1
 
     ready = asyncio.Event()
@@ -106,116 +127,66 @@ async def throughput(cluster, port: int, token: str, tool: str, args: dict[str, 
     return calls / elapsed, cpu / max(calls, 1) * 1000, pg / max(calls, 1) * 1000
 
 
-async def httpx2_client(port: int, token: str, tool: str, args: dict[str, Any], n: int) -> list[float]:
-    import httpx2
-
-    headers = {"authorization": f"Bearer {token}", "accept": "application/json, text/event-stream",
-               "mcp-protocol-version": "2025-11-25"}
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}}
-    async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
-        async def call() -> None:
-            r = await http.post("/mcp", json=body)
-            assert r.status_code == 200 and not r.json()["result"].get("isError"), r.text[:300]
-        return await timed(call, n, warmup=max(20, n // 20))
-
-
-async def sdk_client(port: int, token: str, tool: str, args: dict[str, Any], n: int) -> list[float]:
-    import httpx2
-    from mcp import Client
-    from mcp.client.streamable_http import streamable_http_client
-
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
-        async with Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as client:
-            async def call() -> None:
-                result = await client.call_tool(tool, args)
-                assert not result.is_error
-            return await timed(call, n, warmup=max(20, n // 20))
-
-
-async def run_scale(cluster, scale: str, app_dsn: str, user: BenchUser, quick: bool, *,
-                    tools: tuple[str, ...] | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """One server on one database: the ladder's rows (only `tools`, if given) and, for the floor and get_customer,
-    one-client latency with other HTTP clients."""
+async def run_scale(cluster, scale: str, app_dsn: str, user: BenchUser, quick: bool) -> list[tuple]:
+    """One server on one database: a row per call."""
     n = 300 if quick else 2000
     seconds = 1.5 if quick else 5.0
     token = token_for(user)
-    results: dict[str, Any] = {"rows": [], "clients": []}
-    with http_server(app_dsn, extra_env=env) as server:
-        for label, tool, args in ladder_calls(scale):
-            if tools is not None and tool not in tools:
-                continue
-            one = await one_client(server.port, token, tool, args, n)
-            if p50(one) > 0.1:  # far off any target: concurrency runs would only take minutes
-                nan = float("nan")
-                results["rows"].append((label, p50(one), pct(one, 99), nan, nan, nan, nan, len(one)))
-                continue
-            rate8, cpu8, pg8 = await throughput(cluster, server.port, token, tool, args, 8, seconds, server.pid)
-            rate32, _, _ = await throughput(cluster, server.port, token, tool, args, 32, seconds, server.pid)
-            results["rows"].append((label, p50(one), pct(one, 99), rate8, rate32, cpu8, pg8, len(one)))
-        if tools is None:
-            for label, tool, args in ladder_calls(scale)[:2]:
-                for client_name, fn in (("httpx2", httpx2_client), ("mcp SDK Client", sdk_client)):
-                    samples = await fn(server.port, token, tool, args, n // 2)
-                    results["clients"].append((label, client_name, p50(samples), pct(samples, 99)))
-    return results
+    rows = []
+    with http_server(app_dsn) as server:
+        for label, method, params in ladder_calls(scale):
+            if params.get("arguments", {}).get("workflow_id", "") is None:
+                continue  # no fixed workflow at this scale
+            one = await one_client(server.port, token, method, params, n)
+            rate, cpu, pg = await throughput(cluster, server.port, token, method, params, 8, seconds, server.pid)
+            rows.append((label, p50(one), pct(one, 99), rate, cpu, pg, len(one)))
+    return rows
 
 
-def report(title: str, res: dict[str, Any]) -> None:
-    rows = res["rows"]
+def report(title: str, rows: list[tuple]) -> None:
     floor = rows[0]
-    out = []
-    for label, q50, q99, r8, r32, cpu, pg, count in rows:
-        out.append((label, count, ms(q50), ms(q99), f"{(q50 - floor[1]) * 1000:+.3f}", f"{q50 / floor[1]:.2f}",
-                    f"{r8:.0f}", f"{r8 / floor[3]:.0%}", f"{r32:.0f}", f"{r32 / floor[4]:.0%}", f"{cpu:.2f}",
-                    f"{pg:.2f}"))
+    out = [(label, count, ms(q50), ms(q99), f"{(q50 - floor[1]) * 1000:+.3f}", f"{rate:.0f}",
+            f"{rate / floor[3]:.2f}", f"{cpu:.2f}", f"{pg:.2f}")
+           for label, q50, q99, rate, cpu, pg, count in rows]
     print(f"\n#### {title}\n")
-    print(table(["tool", "calls", "p50 ms", "p99 ms", "p50 - floor ms", "p50 / floor", "calls/s 8 clients",
-                 "vs floor", "calls/s 32 clients", "vs floor", "server CPU ms/call", "PostgreSQL CPU ms/call"], out))
-    if res["clients"]:
-        print("\none client, other HTTP clients (same server):\n")
-        print(table(["tool", "client", "p50 ms", "p99 ms"],
-                    [(a, b, ms(c), ms(d)) for a, b, c, d in res["clients"]]))
+    print(table(["call", "calls", "p50 ms", "p99 ms", "p50 - floor ms", "calls/s 8 clients", "x floor",
+                 "server CPU ms/call", "PostgreSQL CPU ms/call"], out))
 
 
-def targets(scale: str, res: dict[str, Any]) -> str:
-    floor, gc = res["rows"][0], res["rows"][1]
-    met = (gc[1] - floor[1]) * 1000 <= 0.6 and gc[3] / floor[3] >= 0.8 and gc[4] / floor[4] >= 0.8
-    return (f"targets ({scale}): get_customer p50 - floor = {(gc[1] - floor[1]) * 1000:+.3f} ms (target <= +0.600); "
-            f"calls/s vs floor {gc[3] / floor[3]:.0%} (8 clients) / {gc[4] / floor[4]:.0%} (32 clients) "
-            f"(target >= 80 %): {'met' if met else 'NOT met'}")
+def targets(scale: str, rows: list[tuple]) -> list[str]:
+    floor = rows[0]
+    misses = []
+    for label, q50, _, rate, *_ in rows[2:]:
+        if label == "tools/list":
+            if q50 * 1000 >= LIST_TOOLS_MS:
+                misses.append(f"tools/list p50 {q50 * 1000:.2f} ms (target < {LIST_TOOLS_MS})")
+            continue
+        over = (q50 - floor[1]) * 1000
+        if over > P50_OVER_FLOOR_MS or rate / floor[3] < RATE_VS_FLOOR:
+            misses.append(f"{label}: p50 {over:+.3f} ms over echo (target <= +{P50_OVER_FLOOR_MS}), "
+                          f"{rate / floor[3]:.2f}x echo's calls/s (target >= {RATE_VS_FLOOR}x)")
+    verdict = "every target met" if not misses else f"{len(misses)} target(s) missed"
+    return [f"targets ({scale}): {verdict}", *(f"  - {m}" for m in misses)]
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a fast smoke run (fewer calls, shorter windows)")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the before-issue-6 db.py comparison")
+    parser.add_argument("--large", action="store_true", help="also run at 1M customers (bench/scale_data.py)")
     args = parser.parse_args()
     print(f"# tool-call ladder ({'quick' if args.quick else 'full'}) - {machine_line()}")
     with bench_cluster() as cluster:
         demo = await prepare_demo(cluster)
-        large = await prepare_large(cluster)
-        demo_res = await run_scale(cluster, "demo", cluster.app_dsn(demo), DEMO_USER, args.quick)
-        report("demo scale (as alice: 24 customers; 20 docs)", demo_res)
-        large_res = await run_scale(cluster, "large", cluster.app_dsn(large), LARGE_USER, args.quick)
-        report("large scale (as u1: 100 of 1M customers; 100k docs)", large_res)
-        gc_default = await run_scale(cluster, "demo", cluster.app_dsn(demo), DEMO_USER, args.quick,
-                                     tools=("echo", "get_customer", "search_customers", "search_docs"),
-                                     env={"BENCH_GC": "default"})
-        report("demo scale, the interpreter's default garbage collector settings (the server tunes them: "
-               "renubu_mcp/cli.py tune_garbage_collector)", gc_default)
-        pool = await run_scale(cluster, "demo", cluster.app_dsn(demo), DEMO_USER, args.quick,
-                               tools=("echo", "get_customer", "search_docs"), env={"BENCH_DB": "asyncpg_pool"})
-        report("demo scale, asyncpg's Pool instead of renubu_mcp/pool.py (everything else as now; "
-               "bench/db_baseline.py install_asyncpg_pool)", pool)
-        if not args.no_baseline:
-            base = await run_scale(cluster, "demo", cluster.app_dsn(demo), DEMO_USER, args.quick,
-                                   tools=("echo", "before_get_customer"), env={"BENCH_DB": "baseline"})
-            report("demo scale, everything before issue 6: get_customer's six statements and db.py's per-request "
-                   "transaction with asyncpg's reset on release (bench/db_baseline.py)", base)
+        results = {"demo scale": await run_scale(cluster, "demo", cluster.app_dsn(demo), DEMO_USER, args.quick)}
+        report("demo scale (as alice: 24 customers; 20 docs)", results["demo scale"])
+        if args.large:
+            large = await prepare_large(cluster)
+            results["large scale"] = await run_scale(cluster, "large", cluster.app_dsn(large), LARGE_USER,
+                                                     args.quick)
+            report("large scale (as u1: 100 of 1M customers; 100k docs)", results["large scale"])
         print()
-        print(targets("demo scale", demo_res))
-        print(targets("large scale", large_res))
-        print(targets("demo scale, default garbage collector", gc_default))
+        for scale, rows in results.items():
+            print("\n".join(targets(scale, rows)))
 
 
 if __name__ == "__main__":

@@ -4,13 +4,8 @@ build_http_app: stateless, JSON responses, bearer tokens), plus, in this process
     echo                 a plain async tool with no database (the SDK floor), on the same server instance
     echo_sync            the same as a plain `def`: the SDK runs sync tools on a worker thread, which costs more
                          per call than echo (shown for reference; every Renubu tool is async)
-    before_*             the measured tools as they were before issue 6 (bench/before.py; BENCH_BEFORE=0 leaves
-                         them out)
-    probe_*              with BENCH_PROBES=1: pieces of get_customer's work, one per tool (bench/probes.py)
 
 BENCH_GC=default keeps the interpreter's garbage collector settings (the server tunes them, renubu_mcp/cli.py).
-BENCH_DB=baseline swaps in the per-request transaction as it was before issue 6 (bench/db_baseline.py);
-BENCH_DB=asyncpg_pool only swaps renubu_mcp/pool.py for asyncpg's Pool, as the server used it until then.
 Started by bench/common.py:http_server(); prints "ready" once uvicorn listens.
 """
 
@@ -39,14 +34,6 @@ def echo_sync(message: str) -> str:
 
 
 async def main() -> None:
-    if os.environ.get("BENCH_DB") == "baseline":
-        from bench import db_baseline
-
-        db_baseline.install()
-    elif os.environ.get("BENCH_DB") == "asyncpg_pool":
-        from bench import db_baseline
-
-        db_baseline.install_asyncpg_pool()
     from renubu_mcp.cli import tune_garbage_collector
     from renubu_mcp.http_app import build_http_app
     from renubu_mcp.server import build_server
@@ -57,14 +44,6 @@ async def main() -> None:
     server = build_server(settings, transport="http")
     server.add_tool(echo, name="echo", title="Echo")
     server.add_tool(echo_sync, name="echo_sync", title="Echo (sync)")
-    if os.environ.get("BENCH_BEFORE", "1") == "1":
-        from bench import before
-
-        before.register(server)
-    if os.environ.get("BENCH_PROBES") == "1":
-        from bench import probes
-
-        probes.register(server)
     app = build_http_app(server, settings)
     if os.environ.get("BENCH_GC") != "default":  # BENCH_GC=default: the interpreter's collector settings
         tune_garbage_collector()  # as `renubu-mcp serve` does
