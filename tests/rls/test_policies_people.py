@@ -131,3 +131,30 @@ async def test_a_csm_sees_only_the_customers_assigned_to_them(app):
         for name in ("alice", "bob", "admin")
     }
     assert seen == {"alice": {w.CUST_ALICE}, "bob": {w.CUST_BOB}, "admin": ids}
+
+
+# --- colleagues' names (renubu_read.people, migration 20251204) -------------------------------------------------
+
+async def test_a_signed_in_user_reads_colleagues_display_names_and_nothing_else(app):
+    async with app.as_user(PRINCIPALS["alice"]) as conn:
+        names = {r["id"]: r["full_name"] for r in await conn.fetch("SELECT * FROM renubu_read.people")}
+        columns = [a.name for a in (await conn.prepare("SELECT * FROM renubu_read.people")).get_attributes()]
+        assert await conn.fetchval("SELECT renubu_read.name_of($1)", w.BOB) == names[w.BOB]
+        # Her own profile row is still the only one she reads directly: the view is the door, and only to names.
+        assert [r["id"] for r in await conn.fetch("SELECT id FROM public.profiles")] == [w.ALICE]
+    assert columns == ["id", "full_name"] and w.BOB in names and w.ADMIN in names
+
+
+async def test_nobody_signed_in_reads_no_names_and_the_view_cannot_be_written(app):
+    async with app.as_user(w.Principal.anonymous()) as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetch("SELECT * FROM renubu_read.people")
+    for who in ("alice", "admin"):
+        async with app.as_user(PRINCIPALS[who]) as conn:
+            with pytest.raises(asyncpg.PostgresError):
+                await conn.execute("UPDATE renubu_read.people SET full_name = 'Mallory' WHERE id = $1", w.BOB)
+    # An authenticated role without a user (no sub claim) is not signed in either.
+    async with app.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', "
+                           "'{\"role\": \"authenticated\"}', true)")
+        assert await conn.fetch("SELECT * FROM renubu_read.people") == []
