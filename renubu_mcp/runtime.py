@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -13,6 +13,7 @@ from .auth import InvalidToken, TokenRules, principal_from_claims, verify_token
 from .config import ConfigError, Settings
 from .db import Database, Principal
 from .demo import ALICE
+from .embedded import EmbeddedCluster, EmbeddedError
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,13 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
     """Connect as the serving role (starting, migrating and seeding the embedded cluster if no URL is set)."""
     cluster = None
     if settings.embedded:
-        from .embedded import EmbeddedCluster
-
         cluster = EmbeddedCluster(settings.data_dir)
         created = await asyncio.to_thread(cluster.ensure)
-        await asyncio.to_thread(cluster.start)
-        dsn = cluster.app_dsn()
         token_key = settings.token_encryption_key or await asyncio.to_thread(cluster.token_key)
         jwt_secret = settings.jwt_secret or await asyncio.to_thread(cluster.jwt_secret)
+        # Last, right before the block that stops it: from here on this process counts as one of its users.
+        await asyncio.to_thread(cluster.start)
+        dsn = cluster.app_dsn()
     else:
         dsn, token_key, jwt_secret = settings.database_url, settings.token_encryption_key, settings.jwt_secret
     try:
@@ -54,6 +54,7 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
         db = await Database.connect(
             dsn, max_size=settings.pool_max_size, statement_timeout_ms=settings.statement_timeout_ms,
             read_only=settings.read_only, max_idle_seconds=settings.pool_idle_seconds,
+            **({"revive": _restarter(cluster)} if cluster is not None else {}),
         )
         try:
             await db.check_login_role()
@@ -63,6 +64,26 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
     finally:
         if cluster is not None:
             await asyncio.to_thread(cluster.stop)
+
+
+def _restarter(cluster: EmbeddedCluster) -> Callable[[], Awaitable[bool]]:
+    """Starts the embedded cluster again when it is found down (stopped by another process, or crashed), one
+    start at a time; calls waiting meanwhile find it running."""
+    lock = asyncio.Lock()
+
+    async def restart() -> bool:
+        async with lock:
+            was_running = await asyncio.to_thread(cluster.is_running)
+            try:
+                await asyncio.to_thread(cluster.start)
+            except EmbeddedError as exc:
+                log.warning("the embedded PostgreSQL is down and could not be started again: %s", exc)
+                return False
+            if not was_running:
+                log.warning("the embedded PostgreSQL in %s had stopped; started it again", cluster.data_dir)
+            return True
+
+    return restart
 
 
 async def resolve_stdio_principal(settings: Settings, db: Database) -> Principal:
