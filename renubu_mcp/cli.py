@@ -36,8 +36,11 @@ def _serve(args: argparse.Namespace) -> int:
     if getattr(args, "toolsets", None):
         settings = replace(settings, toolsets=parse_toolsets(args.toolsets))
     if getattr(args, "transport", "stdio") != "http":
+        from .runtime import exit_on_signals
+
         server = build_server(settings, oauth_callback_listener=True)
         tune_garbage_collector()
+        exit_on_signals()
         server.run("stdio")
         return 0
 

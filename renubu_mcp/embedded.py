@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +52,20 @@ T = TypeVar("T")
 
 class EmbeddedError(RuntimeError):
     """The embedded cluster cannot be found, created or started; the message says what to do."""
+
+
+# The clusters this process counts as a user of (start() without its stop() yet).
+_IN_USE: weakref.WeakSet[EmbeddedCluster] = weakref.WeakSet()
+
+
+def stop_using_all() -> None:
+    """stop() every cluster this process still uses: for a process about to exit without unwinding (a signal while
+    a thread is blocked reading stdin), so the last user out still stops PostgreSQL."""
+    for cluster in list(_IN_USE):
+        try:
+            cluster.stop()
+        except Exception as exc:  # exiting anyway: the next user adopts a cluster left running
+            log.warning("could not stop PostgreSQL in %s: %s", cluster.data_dir, exc)
 
 
 # --- finding PostgreSQL ------------------------------------------------------------------------
@@ -486,6 +501,7 @@ class EmbeddedCluster:
         with self._locked():
             os.close(self._use_fd)
             self._use_fd = None
+            _IN_USE.discard(self)
             self.started_by_us = False
             if not (self.pgdata / "postmaster.pid").exists():
                 return
@@ -513,6 +529,7 @@ class EmbeddedCluster:
         fd = os.open(self._users_file, os.O_CREAT | os.O_RDWR, 0o600)  # not inherited by pg_ctl or postgres
         fcntl.flock(fd, fcntl.LOCK_SH)
         self._use_fd = fd
+        _IN_USE.add(self)
 
     def _others_use_it(self) -> bool:
         """Whether another user (process, or object in this one) holds users.lock. Called under _locked(), so no

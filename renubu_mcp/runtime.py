@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from .auth import InvalidToken, TokenRules, principal_from_claims, verify_token
 from .config import ConfigError, Settings
 from .db import Database, Principal
 from .demo import ALICE
-from .embedded import EmbeddedCluster, EmbeddedError
+from .embedded import EmbeddedCluster, EmbeddedError, stop_using_all
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,19 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
     finally:
         if cluster is not None:
             await asyncio.to_thread(cluster.stop)
+
+
+def exit_on_signals() -> None:
+    """stdio: SIGINT (Ctrl-C) or SIGTERM (a host closing the server) ends the process at once, after stopping the
+    embedded cluster if this was its last user. Unwinding cannot work here: the SDK reads stdin in a worker thread,
+    and shutdown would wait for that read until the next line or EOF."""
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop_using_all()
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
 
 
 def _restarter(cluster: EmbeddedCluster) -> Callable[[], Awaitable[bool]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -145,3 +146,20 @@ def test_a_cluster_started_by_hand_is_left_running(servers, data_dir):
         assert process_alive(postmaster), "a PostgreSQL someone started by hand must survive the server's exit"
     finally:
         _pg_ctl(data_dir, "-m", "fast", "stop")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_a_hosts_sigterm_ends_the_server_at_once_and_the_last_one_stops_the_cluster(servers, data_dir,
+                                                                                              signum):
+    first, second = servers(), servers()
+    assert_found_acme(first)
+    assert_found_acme(second)
+    postmaster = postmaster_pid(data_dir)
+
+    os.kill(first.pid, signum)  # stdin stays open: shutdown must not wait for the next line
+    assert first.proc.wait(timeout=30) == 128 + signum
+    assert_found_acme(second)
+
+    os.kill(second.pid, signum)
+    second.proc.wait(timeout=30)
+    assert_no_postgresql_left(data_dir, postmaster)
