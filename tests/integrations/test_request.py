@@ -110,7 +110,7 @@ async def test_the_provider_being_unreachable_is_a_clear_error(connect, hubspot,
         await connected(alice, hubspot, browser)
         mocked.route(host="provider.test", path__startswith="/api/").mock(side_effect=httpx.ConnectError("down"))
         message = await alice.error("integration_request", {"slug": "hubspot", "method": "GET", "path": "x"})
-    assert "could not reach HubSpot (ConnectError)" in message
+    assert "could not reach HubSpot at provider.test:443 (ConnectError)" in message
 
 
 @pytest.mark.usefixtures("mocked")
