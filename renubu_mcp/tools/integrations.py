@@ -39,9 +39,14 @@ Url = Annotated[str, Field(min_length=1, max_length=2000, description="An https 
 Scopes = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)]
 # The secret is typed loosely on purpose: a validation error would otherwise echo the value back.
 SecretArg = Annotated[Any, WithJsonSchema({
-    "type": ["string", "null"], "format": "password", "writeOnly": True, "maxLength": 500,
+    "anyOf": [{"type": "string", "format": "password", "writeOnly": True, "maxLength": 500}, {"type": "null"}],
     "description": "The OAuth client secret. Stored encrypted; never shown again, not even to admins.",
 })]
+# Schemas every client's dialect accepts: no array `type`, no empty schema (MCP Inspector --strict).
+AnyArray = Annotated[list[Any], WithJsonSchema({"type": "array"})]
+JsonValue = Annotated[Any, WithJsonSchema({"anyOf": [
+    {"type": "object"}, {"type": "array"}, {"type": "string"}, {"type": "number"}, {"type": "boolean"},
+    {"type": "null"}]})]
 
 HeaderName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$", description=(
     "api_key: the request header that carries the key. 'Authorization' (the default) sends "
@@ -148,7 +153,7 @@ class IntegrationEvent(BaseModel):
     received_at: datetime
     sent_at: datetime = Field(description="The timestamp the sender signed.")
     event_type: str | None = Field(None, description=f"The payload's type/event field, if it has one. {THIRD_PARTY}")
-    payload: Any = Field(description=f"The delivery's body: JSON, or a string when it was not JSON. {THIRD_PARTY}")
+    payload: JsonValue = Field(description=f"The delivery's body: JSON, or a string when it was not JSON. {THIRD_PARTY}")
 
 
 class IntegrationEventPage(BaseModel):
@@ -513,7 +518,7 @@ async def integration_request(
         "'..', no query string (use `query`)."))],
     query: Annotated[dict[str, str | int | float | bool | list[str]] | None, Field(
         max_length=50, description="Query parameters.")] = None,
-    body: Annotated[dict[str, Any] | list[Any] | None, Field(description="JSON body for POST, PUT or PATCH.")] = None,
+    body: Annotated[dict[str, Any] | AnyArray | None, Field(description="JSON body for POST, PUT or PATCH.")] = None,
 ) -> ApiResult:
     """Call one of your connected integrations' API as you, e.g. GET crm/v3/objects/companies on HubSpot.
 
