@@ -335,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .environment import hold
+
+    hold()  # a checkout's .venv: scripts/bootstrap must not reinstall it under this process
     args = build_parser().parse_args(argv)
     handler = getattr(args, "handler", _serve)  # bare `renubu-mcp` means serve
     try:
