@@ -459,13 +459,19 @@ class EmbeddedCluster:
         with self._locked():
             if not self._initialized():
                 raise EmbeddedError(f"no cluster in {self.pgdata}; call ensure() first")
-            running = self._read_pid_file()
-            if running:
-                self._socket_dir, self._port = running
-                log.info("PostgreSQL already running in %s", self.pgdata)
-            else:
-                self._start_server_locked()
-            self._count_as_user()
+            # Counted before starting it: a process stopped by a signal from here on still stops what it started.
+            counted_now = self._count_as_user()
+            try:
+                running = self._read_pid_file()
+                if running:
+                    self._socket_dir, self._port = running
+                    log.info("PostgreSQL already running in %s", self.pgdata)
+                else:
+                    self._start_server_locked()
+            except BaseException:
+                if counted_now:
+                    self._uncount()
+                raise
         try:
             self.create_database(self.dbname, exist_ok=True)
         except BaseException:
@@ -499,9 +505,7 @@ class EmbeddedCluster:
         if self._use_fd is None:
             return
         with self._locked():
-            os.close(self._use_fd)
-            self._use_fd = None
-            _IN_USE.discard(self)
+            self._uncount()
             self.started_by_us = False
             if not (self.pgdata / "postmaster.pid").exists():
                 return
@@ -522,14 +526,22 @@ class EmbeddedCluster:
 
     # --- who is using it ---
 
-    def _count_as_user(self) -> None:
-        """Hold a shared lock on users.lock until stop(): one per user, released by the kernel if we are killed."""
+    def _count_as_user(self) -> bool:
+        """Hold a shared lock on users.lock until stop(): one per user, released by the kernel if we are killed.
+        True when this call counted us (False: already counted)."""
         if self._use_fd is not None:
-            return
+            return False
         fd = os.open(self._users_file, os.O_CREAT | os.O_RDWR, 0o600)  # not inherited by pg_ctl or postgres
         fcntl.flock(fd, fcntl.LOCK_SH)
         self._use_fd = fd
         _IN_USE.add(self)
+        return True
+
+    def _uncount(self) -> None:
+        if self._use_fd is not None:
+            os.close(self._use_fd)
+            self._use_fd = None
+        _IN_USE.discard(self)
 
     def _others_use_it(self) -> bool:
         """Whether another user (process, or object in this one) holds users.lock. Called under _locked(), so no

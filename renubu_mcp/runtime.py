@@ -118,7 +118,7 @@ async def resolve_stdio_principal(settings: Settings, db: Database) -> Principal
             if not settings.embedded:
                 raise ConfigError("set RENUBU_USER_EMAIL (or RENUBU_ACCESS_TOKEN) to name the user this server acts for")
             email = ALICE.email
-            log.warning("RENUBU_USER_EMAIL is not set: acting as the demo user %s", email)
+            log.info("RENUBU_USER_EMAIL is not set: acting as the demo user %s", email)
         principal = None
     async with db.pool.acquire() as conn:
         row = await conn.fetchrow(
