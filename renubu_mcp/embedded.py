@@ -393,6 +393,19 @@ class EmbeddedCluster:
         finally:
             os.close(fd)
 
+    @contextlib.contextmanager
+    def preparing(self) -> Iterator[None]:
+        """Held by a process while it readies the cluster for serving (create, start, migrate, seed): one at a time,
+        so another one starting meanwhile waits, then finds it complete. A separate lock from _locked(): start()
+        and stop() take that one inside."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.data_dir / "prepare.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def _initialized(self) -> bool:
         return (self.pgdata / "PG_VERSION").is_file()
 
@@ -622,7 +635,7 @@ class EmbeddedCluster:
             sql += f" TEMPLATE {quote_ident(template)}"
         try:
             self._owner_execute(sql)
-        except asyncpg.DuplicateDatabaseError:
+        except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):  # the latter: a concurrent CREATE
             if not exist_ok:
                 raise
 

@@ -15,7 +15,7 @@ from .auth import InvalidToken, TokenRules, principal_from_claims, verify_token
 from .config import ConfigError, Settings
 from .db import Database, Principal
 from .demo import ALICE
-from .embedded import EmbeddedCluster, EmbeddedError, stop_using_all
+from .embedded import EmbeddedCluster, EmbeddedError, run_async, stop_using_all
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +37,14 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
     cluster = None
     if settings.embedded:
         cluster = EmbeddedCluster(settings.data_dir)
-        created = await asyncio.to_thread(cluster.ensure)
         token_key = settings.token_encryption_key or await asyncio.to_thread(cluster.token_key)
         jwt_secret = settings.jwt_secret or await asyncio.to_thread(cluster.jwt_secret)
-        # Last, right before the block that stops it: from here on this process counts as one of its users.
-        await asyncio.to_thread(cluster.start)
-        dsn = cluster.app_dsn()
     else:
         dsn, token_key, jwt_secret = settings.database_url, settings.token_encryption_key, settings.jwt_secret
     try:
         if cluster is not None:
-            applied = await migrate.migrate(cluster.owner_dsn())
-            if applied:
-                log.info("applied migrations %s", ", ".join(applied))
-            if created:
-                await migrate.seed_demo(cluster.owner_dsn())
-                log.info("loaded the demo data into the new embedded database")
+            await asyncio.to_thread(_prepare_embedded, cluster)  # from here on this process is one of its users
+            dsn = cluster.app_dsn()
         db = await Database.connect(
             dsn, max_size=settings.pool_max_size, statement_timeout_ms=settings.statement_timeout_ms,
             read_only=settings.read_only, max_idle_seconds=settings.pool_idle_seconds,
@@ -66,6 +58,20 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
     finally:
         if cluster is not None:
             await asyncio.to_thread(cluster.stop)
+
+
+def _prepare_embedded(cluster: EmbeddedCluster) -> None:
+    """Create (first run), start, migrate and seed (first run) the embedded cluster, one process at a time: servers
+    started together (two clients opening at login) wait for the first, then find the demo data in place."""
+    with cluster.preparing():
+        created = cluster.ensure()
+        cluster.start()
+        applied = run_async(lambda: migrate.migrate(cluster.owner_dsn()))
+        if applied:
+            log.info("applied migrations %s", ", ".join(applied))
+        if created:
+            run_async(lambda: migrate.seed_demo(cluster.owner_dsn()))
+            log.info("loaded the demo data into the new embedded database")
 
 
 def exit_on_signals() -> None:

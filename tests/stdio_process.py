@@ -34,13 +34,22 @@ class StdioProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> StdioProcess:
+        self.start_process()
+        self.finish_handshake()
+        return self
+
+    def start_process(self) -> None:
+        """Start the process and send `initialize` without waiting for the answer (several may start together)."""
         self.proc = subprocess.Popen(self._command, env=self._env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._stderr_file, start_new_session=True)
         threading.Thread(target=self._read_stdout, daemon=True).start()
-        self.request("initialize", {"protocolVersion": PROTOCOL_VERSION, "capabilities": {},
-                                    "clientInfo": {"name": "renubu-tests", "version": "1"}})
+        self._initialize_id = self._send_request("initialize", {
+            "protocolVersion": PROTOCOL_VERSION, "capabilities": {},
+            "clientInfo": {"name": "renubu-tests", "version": "1"}})
+
+    def finish_handshake(self) -> None:
+        self._answer(self._initialize_id, "initialize", FIRST_ANSWER_SECONDS)
         self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -57,9 +66,15 @@ class StdioProcess:
         return self._stderr_file.read().decode(errors="replace")
 
     def request(self, method: str, params: dict[str, Any], timeout: float = FIRST_ANSWER_SECONDS) -> dict[str, Any]:
+        return self._answer(self._send_request(method, params), method, timeout)
+
+    def _send_request(self, method: str, params: dict[str, Any]) -> int:
         request_id = self._next_id
         self._next_id += 1
         self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        return request_id
+
+    def _answer(self, request_id: int, method: str, timeout: float) -> dict[str, Any]:
         while True:
             try:
                 line = self._lines.get(timeout=timeout)

@@ -163,3 +163,22 @@ def test_ctrl_c_or_a_hosts_sigterm_ends_the_server_at_once_and_the_last_one_stop
     os.kill(second.pid, signum)
     second.proc.wait(timeout=30)
     assert_no_postgresql_left(data_dir, postmaster)
+
+
+def test_servers_started_together_on_a_new_data_dir_all_find_the_demo_data():
+    """Two clients opening at login on a first run: one creates, migrates and seeds, the others wait for it."""
+    fresh = private_tmp_dir("renubu-sharing-fresh-")
+    try:
+        starting = [StdioProcess([RENUBU_MCP], _server_env(fresh)) for _ in range(3)]
+        for server in starting:  # all three are starting before any has answered
+            server.start_process()
+        for server in starting:
+            server.finish_handshake()
+            assert_found_acme(server)
+        postmaster = postmaster_pid(fresh)
+        for server in starting:
+            assert server.exit() == 0
+        assert_no_postgresql_left(fresh, postmaster)
+    finally:
+        _stop_leftover(fresh)
+        shutil.rmtree(fresh, ignore_errors=True)
