@@ -39,7 +39,7 @@ Url = Annotated[str, Field(min_length=1, max_length=2000, description="An https 
 Scopes = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)]
 # The secret is typed loosely on purpose: a validation error would otherwise echo the value back.
 SecretArg = Annotated[Any, WithJsonSchema({
-    "anyOf": [{"type": "string", "format": "password", "writeOnly": True, "maxLength": 500}, {"type": "null"}],
+    "anyOf": [{"type": "string", "maxLength": 500}, {"type": "null"}], "format": "password", "writeOnly": True,
     "description": "The OAuth client secret. Stored encrypted; never shown again, not even to admins.",
 })]
 # Schemas every client's dialect accepts: no array `type`, no empty schema (MCP Inspector --strict).
