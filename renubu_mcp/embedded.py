@@ -505,7 +505,8 @@ class EmbeddedCluster:
             self._socket_dir, self._port = self._read_pid_file()  # type: ignore[misc]
         elif proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
-            raise EmbeddedError(f"PostgreSQL did not start ({detail[-1] if detail else 'no output'}); see {self.log_file}")
+            raise EmbeddedError(
+                f"PostgreSQL did not start ({detail[-1] if detail else 'no output'}); see {self.log_file}")
         else:
             self.started_by_us = True
             identity = self._postmaster_identity()

@@ -9,6 +9,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from . import migrate
 from .auth import InvalidToken, TokenRules, principal_from_claims, verify_token
@@ -45,10 +46,11 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
         if cluster is not None:
             await asyncio.to_thread(_prepare_embedded, cluster)  # from here on this process is one of its users
             dsn = cluster.app_dsn()
+        # Only the embedded cluster can be brought back (and the benchmarks' stand-in pools take no revive).
+        revive: dict[str, Any] = {"revive": _restarter(cluster)} if cluster is not None else {}
         db = await Database.connect(
             dsn, max_size=settings.pool_max_size, statement_timeout_ms=settings.statement_timeout_ms,
-            read_only=settings.read_only, max_idle_seconds=settings.pool_idle_seconds,
-            **({"revive": _restarter(cluster)} if cluster is not None else {}),
+            read_only=settings.read_only, max_idle_seconds=settings.pool_idle_seconds, **revive,
         )
         try:
             await db.check_login_role()

@@ -87,7 +87,7 @@ def _claude_code(way: str, line: str) -> ClientConfig:
     assert words[:3] == ["claude", "mcp", "add"] and "--" in words, line
     options, command = words[3:words.index("--")], words[words.index("--") + 1:]
     env = {}
-    for flag, value in zip(options, options[1:]):
+    for flag, value in zip(options, options[1:], strict=False):
         if flag in ("--env", "-e"):
             name, _, text = value.partition("=")
             env[name] = text

@@ -153,7 +153,8 @@ class IntegrationEvent(BaseModel):
     received_at: datetime
     sent_at: datetime = Field(description="The timestamp the sender signed.")
     event_type: str | None = Field(None, description=f"The payload's type/event field, if it has one. {THIRD_PARTY}")
-    payload: JsonValue = Field(description=f"The delivery's body: JSON, or a string when it was not JSON. {THIRD_PARTY}")
+    payload: JsonValue = Field(
+        description=f"The delivery's body: JSON, or a string when it was not JSON. {THIRD_PARTY}")
 
 
 class IntegrationEventPage(BaseModel):
