@@ -36,8 +36,13 @@ def _serve(args: argparse.Namespace) -> int:
     if getattr(args, "toolsets", None):
         settings = replace(settings, toolsets=parse_toolsets(args.toolsets))
     if getattr(args, "transport", "stdio") != "http":
+        from .runtime import exit_on_signals
+
         server = build_server(settings, oauth_callback_listener=True)
+        if sys.stdin.isatty():
+            _print_terminal_notice(settings)
         tune_garbage_collector()
+        exit_on_signals()
         server.run("stdio")
         return 0
 
@@ -101,6 +106,37 @@ def _draining_server(config):
                     self._captured_signals.clear()
 
     return DrainingServer(config)
+
+
+def _print_terminal_notice(settings: Settings) -> None:
+    """stdio started by hand in a terminal: say what the server is waiting for and how to connect a client, on
+    stderr (stdout is the wire). A client's piped start never sees this."""
+    import os
+    import shlex
+
+    from .demo import ALICE
+
+    command = os.path.abspath(sys.argv[0]) if os.path.basename(sys.argv[0]) == "renubu-mcp" else "renubu-mcp"
+    if settings.access_token:
+        who = "the user in RENUBU_ACCESS_TOKEN"
+    elif settings.user_email:
+        who = settings.user_email
+    else:
+        who = f"{ALICE.email} (the demo user; RENUBU_USER_EMAIL picks another)"
+    if settings.embedded:
+        new = not (settings.data_dir / "pgdata" / "PG_VERSION").is_file()
+        database = f"the embedded PostgreSQL in {settings.data_dir}" + (" (created now, with demo data)" if new else "")
+    else:
+        database = "the database in RENUBU_DATABASE_URL"
+    print(
+        f"renubu-mcp: serving MCP over stdio as {who}, on {database}.\n"
+        f"It is waiting for an MCP client on stdin; this terminal is not one. Connect a client to this command:\n"
+        f"  claude mcp add renubu -- {shlex.quote(command)}\n"
+        f"  (Claude Desktop, VS Code and others: README.md, \"Connecting a client\"), or call a tool from a shell:\n"
+        f"  {shlex.quote(command)} call search_customers '{{\"query\": \"acme\"}}'\n"
+        f"Ctrl-C stops it.",
+        file=sys.stderr, flush=True,
+    )
 
 
 def _print_local_welcome(settings: Settings) -> None:
@@ -346,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .environment import hold
+
+    hold()  # a checkout's .venv: scripts/bootstrap must not reinstall it under this process
     args = build_parser().parse_args(argv)
     handler = getattr(args, "handler", _serve)  # bare `renubu-mcp` means serve
     try:

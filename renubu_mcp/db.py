@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -90,6 +90,11 @@ def _note_request_ended(conn: asyncpg.Connection | Lease) -> None:
 # the login role may run it.
 FIND_ACTIVE_USER = "SELECT u.id, u.email, public.user_role(u.id) AS role FROM public.find_user($1, $2) u"
 
+# Opening a connection failed because nothing (or a server shutting down) answers at the address.
+_CANNOT_CONNECT = (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError)
+# Brings an unreachable database back; True when it may be tried again.
+Revive = Callable[[], Awaitable[bool]]
+
 
 class DatabaseUnavailable(RuntimeError):
     """PostgreSQL cannot be reached right now; the call may be retried later."""
@@ -143,14 +148,21 @@ class Database:
     @classmethod
     async def connect(
         cls, dsn: str, *, min_size: int = 0, max_size: int = 10, statement_timeout_ms: int = 15_000,
-        read_only: bool = False, max_idle_seconds: float = 300.0,
+        read_only: bool = False, max_idle_seconds: float = 300.0, revive: Revive | None = None,
     ) -> "Database":
+        """A pool on dsn. revive: called when a connection cannot be opened (the embedded cluster was stopped or
+        crashed under us) to bring the database back; the connection is then tried once more."""
         # min_size 0 by default: connections open on demand and stay open for reuse (idle ones close after
         # max_idle_seconds); nothing keeps retrying in the background during an outage.
         dsn, options = connection_options(dsn)
 
         async def open_connection() -> asyncpg.Connection:
-            conn = await asyncpg.connect(dsn, **options)
+            try:
+                conn = await asyncpg.connect(dsn, **options)
+            except _CANNOT_CONNECT:
+                if revive is None or not await revive():
+                    raise
+                conn = await asyncpg.connect(dsn, **options)
             try:
                 await _init_connection(conn)
             except BaseException:

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +52,20 @@ T = TypeVar("T")
 
 class EmbeddedError(RuntimeError):
     """The embedded cluster cannot be found, created or started; the message says what to do."""
+
+
+# The clusters this process counts as a user of (start() without its stop() yet).
+_IN_USE: weakref.WeakSet[EmbeddedCluster] = weakref.WeakSet()
+
+
+def stop_using_all() -> None:
+    """stop() every cluster this process still uses: for a process about to exit without unwinding (a signal while
+    a thread is blocked reading stdin), so the last user out still stops PostgreSQL."""
+    for cluster in list(_IN_USE):
+        try:
+            cluster.stop()
+        except Exception as exc:  # exiting anyway: the next user adopts a cluster left running
+            log.warning("could not stop PostgreSQL in %s: %s", cluster.data_dir, exc)
 
 
 # --- finding PostgreSQL ------------------------------------------------------------------------
@@ -168,6 +183,11 @@ class EmbeddedCluster:
     """One private PostgreSQL cluster under data_dir, reachable only over a unix socket in a 0700 directory.
 
     Layout: data_dir/pgdata (the cluster), data_dir/run (socket dir), data_dir/postgres.log, data_dir/token.key.
+
+    Any number of processes may share it: start() counts the caller as a user (a shared lock on users.lock, which
+    the kernel releases when a process dies, however it dies) and stop() uncounts it; the last user out stops the
+    server if renubu-mcp started it (started.pid), so a server left behind by a killed process is adopted by the
+    next one and stopped in turn, and one started by hand is left alone.
     """
 
     def __init__(self, data_dir: Path, *, dbname: str = "renubu", fast_unsafe: bool = False) -> None:
@@ -180,10 +200,15 @@ class EmbeddedCluster:
         # Remembers the short /tmp socket dir used when data_dir/run would make the socket path too long.
         self._socket_dir_record = self.data_dir / "socket_dir"
         self._lock_file = self.data_dir / "cluster.lock"
+        # Every process using the cluster holds a shared lock on this file: the kernel drops a killed process's.
+        self._users_file = self.data_dir / "users.lock"
+        # Which postmaster renubu-mcp started (pid and start time): a server started by hand is not ours to stop.
+        self._started_file = self.data_dir / "started.pid"
+        self._use_fd: int | None = None
         self._bindir: Path | None = None
         self._socket_dir: Path | None = None
         self._port = PORT
-        self.started_by_us = False
+        self.started_by_us = False  # this object ran pg_ctl start (information only: the last user out stops it)
 
     def __repr__(self) -> str:
         return f"EmbeddedCluster({str(self.data_dir)!r}, dbname={self.dbname!r})"
@@ -368,6 +393,19 @@ class EmbeddedCluster:
         finally:
             os.close(fd)
 
+    @contextlib.contextmanager
+    def preparing(self) -> Iterator[None]:
+        """Held by a process while it readies the cluster for serving (create, start, migrate, seed): one at a time,
+        so another one starting meanwhile waits, then finds it complete. A separate lock from _locked(): start()
+        and stop() take that one inside."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.data_dir / "prepare.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def _initialized(self) -> bool:
         return (self.pgdata / "PG_VERSION").is_file()
 
@@ -429,45 +467,122 @@ class EmbeddedCluster:
         return self._read_pid_file() is not None
 
     def start(self) -> None:
-        """Start the server unless it is already running, then create the database if missing."""
+        """Start the server unless it is already running, count this object as one of its users, then create the
+        database if missing. Calling it again (the server was stopped or crashed under us) starts it again."""
         with self._locked():
             if not self._initialized():
                 raise EmbeddedError(f"no cluster in {self.pgdata}; call ensure() first")
-            running = self._read_pid_file()
-            if running:
-                self._socket_dir, self._port = running
-                log.info("PostgreSQL already running in %s", self.pgdata)
-            else:
-                self._prepare_data_dir()
-                self._socket_dir = self._choose_socket_dir()
-                self._write_config(self._socket_dir)
-                log.info("starting PostgreSQL in %s", self.pgdata)
-                proc = self._run_server_tool(
-                    [str(self.bindir / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log_file),
-                     "-w", "-t", "60", "start"],
-                    check=False,
-                )
-                if proc.returncode != 0 and self._wait_until_ready():
-                    # A server was already starting (or was started by hand): use it, it is not ours to stop.
-                    self._socket_dir, self._port = self._read_pid_file()  # type: ignore[misc]
-                elif proc.returncode != 0:
-                    detail = (proc.stderr or proc.stdout).strip().splitlines()
-                    raise EmbeddedError(
-                        f"PostgreSQL did not start ({detail[-1] if detail else 'no output'}); see {self.log_file}"
-                    )
+            # Counted before starting it: a process stopped by a signal from here on still stops what it started.
+            counted_now = self._count_as_user()
+            try:
+                running = self._read_pid_file()
+                if running:
+                    self._socket_dir, self._port = running
+                    log.info("PostgreSQL already running in %s", self.pgdata)
                 else:
-                    self.started_by_us = True
-        self.create_database(self.dbname, exist_ok=True)
+                    self._start_server_locked()
+            except BaseException:
+                if counted_now:
+                    self._uncount()
+                raise
+        try:
+            self.create_database(self.dbname, exist_ok=True)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_server_locked(self) -> None:
+        self._prepare_data_dir()
+        self._socket_dir = self._choose_socket_dir()
+        self._write_config(self._socket_dir)
+        log.info("starting PostgreSQL in %s", self.pgdata)
+        proc = self._run_server_tool(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60", "start"],
+            check=False,
+        )
+        if proc.returncode != 0 and self._wait_until_ready():
+            # A server was already starting (started by hand): use it, it is not ours to stop.
+            self._socket_dir, self._port = self._read_pid_file()  # type: ignore[misc]
+        elif proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            raise EmbeddedError(
+                f"PostgreSQL did not start ({detail[-1] if detail else 'no output'}); see {self.log_file}")
+        else:
+            self.started_by_us = True
+            identity = self._postmaster_identity()
+            if identity:
+                self._started_file.write_text(identity + "\n")
 
     def stop(self) -> None:
-        """Stop the server if this object started it; a server someone else started keeps running."""
-        if not self.started_by_us:
+        """Stop using the cluster. The last user out stops the server, if renubu-mcp started it: a process that was
+        killed no longer counts (the kernel released its lock), so a server it left running is stopped here."""
+        if self._use_fd is None:
             return
         with self._locked():
-            if self._initialized() and (self.pgdata / "postmaster.pid").exists():
-                log.info("stopping PostgreSQL in %s", self.pgdata)
-                self._run_server_tool([str(self.bindir / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
+            self._uncount()
             self.started_by_us = False
+            if not (self.pgdata / "postmaster.pid").exists():
+                return
+            if self._others_use_it():
+                log.info("PostgreSQL in %s keeps running for the other processes using it", self.pgdata)
+                return
+            if not self._started_by_renubu():
+                log.info("PostgreSQL in %s was not started by renubu-mcp; leaving it running", self.pgdata)
+                return
+            log.info("stopping PostgreSQL in %s", self.pgdata)
+            proc = self._run_server_tool(
+                [str(self.bindir / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"], check=False)
+            if proc.returncode != 0 and self.is_running():
+                detail = (proc.stderr or proc.stdout).strip().splitlines()
+                raise EmbeddedError(f"PostgreSQL did not stop ({detail[-1] if detail else 'no output'}); "
+                                    f"see {self.log_file}")
+            self._started_file.unlink(missing_ok=True)  # (a failure above: it had crashed, leaving a stale pid file)
+
+    # --- who is using it ---
+
+    def _count_as_user(self) -> bool:
+        """Hold a shared lock on users.lock until stop(): one per user, released by the kernel if we are killed.
+        True when this call counted us (False: already counted)."""
+        if self._use_fd is not None:
+            return False
+        fd = os.open(self._users_file, os.O_CREAT | os.O_RDWR, 0o600)  # not inherited by pg_ctl or postgres
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        self._use_fd = fd
+        _IN_USE.add(self)
+        return True
+
+    def _uncount(self) -> None:
+        if self._use_fd is not None:
+            os.close(self._use_fd)
+            self._use_fd = None
+        _IN_USE.discard(self)
+
+    def _others_use_it(self) -> bool:
+        """Whether another user (process, or object in this one) holds users.lock. Called under _locked(), so no
+        user can come or go meanwhile."""
+        fd = os.open(self._users_file, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def _postmaster_identity(self) -> str | None:
+        """The running postmaster's pid and start time, from postmaster.pid."""
+        try:
+            lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return None
+        return f"{lines[0].strip()} {lines[2].strip()}" if len(lines) >= 3 else None
+
+    def _started_by_renubu(self) -> bool:
+        try:
+            recorded = self._started_file.read_text().strip()
+        except FileNotFoundError:
+            return False
+        return recorded != "" and recorded == self._postmaster_identity()
 
     def __enter__(self) -> "EmbeddedCluster":
         self.ensure()
@@ -521,7 +636,7 @@ class EmbeddedCluster:
             sql += f" TEMPLATE {quote_ident(template)}"
         try:
             self._owner_execute(sql)
-        except asyncpg.DuplicateDatabaseError:
+        except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):  # the latter: a concurrent CREATE
             if not exist_ok:
                 raise
 

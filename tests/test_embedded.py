@@ -1,4 +1,4 @@
-"""The embedded cluster: created once, reused, stopped only by whoever started it, with a private token key."""
+"""The embedded cluster: created once, reused, stopped by the last user out, with a private token key."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ def cluster_dir() -> Iterator[Path]:
     data_dir = Path(tempfile.mkdtemp(prefix="renubu-test-emb-", dir="/tmp"))
     yield data_dir
     leftover = EmbeddedCluster(data_dir)
-    if (leftover.pgdata / "postmaster.pid").exists():
-        leftover.started_by_us = True  # a failed test may have left it running
-        leftover.stop()
+    if (leftover.pgdata / "postmaster.pid").exists():  # a failed test may have left it running
+        leftover._run_server_tool([str(leftover.bindir / "pg_ctl"), "-D", str(leftover.pgdata), "-m", "immediate",
+                                   "stop"], check=False)
     record = data_dir / "socket_dir"
     if record.exists():
         shutil.rmtree(record.read_text().strip(), ignore_errors=True)
@@ -102,6 +102,30 @@ def test_stop_only_stops_what_we_started(cluster_dir: Path) -> None:
     finally:
         owner.stop()
     assert not owner.is_running()
+
+
+def test_the_last_user_out_stops_it_whoever_started_it(cluster_dir: Path) -> None:
+    first = EmbeddedCluster(cluster_dir, fast_unsafe=True)
+    first.ensure()
+    first.start()
+    second = EmbeddedCluster(cluster_dir)
+    second.start()
+    first.stop()  # the one that started it leaves first
+    assert second.is_running()
+    assert second.database_exists("renubu")
+    second.stop()
+    assert not second.is_running()
+    second.stop()  # a second stop is a no-op
+
+
+def test_postgresql_does_not_inherit_the_lock_that_counts_its_users(cluster_dir: Path) -> None:
+    with EmbeddedCluster(cluster_dir, fast_unsafe=True) as cluster:
+        postmaster = (cluster.pgdata / "postmaster.pid").read_text().split()[0]
+        fds = Path(f"/proc/{postmaster}/fd")
+        if not fds.exists():
+            pytest.skip("no /proc on this system")
+        held = {os.readlink(fd) for fd in fds.iterdir() if fd.is_symlink()}
+        assert str(cluster_dir / "users.lock") not in held, "the server would count as a user for ever"
 
 
 def test_long_data_dir_uses_short_recorded_socket_dir(cluster_dir: Path) -> None:

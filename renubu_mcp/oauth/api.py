@@ -23,6 +23,7 @@ from ..db import Principal
 from ..errors import Conflict, InvalidArgument, Unavailable
 from .installs import own_install
 from .provider import http_client
+from .reach import unreachable
 from .tokens import get_access_token
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ MAX_PATH_CHARS = 2000
 MAX_REQUEST_BYTES = 1_000_000
 MAX_RESPONSE_BYTES = 100_000
 REQUEST_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 10.0
 # Response headers worth passing on; cookies and anything else stay behind.
 RETURNED_HEADERS = ("content-type", "content-length", "location", "retry-after", "link", "x-ratelimit-limit",
                     "x-ratelimit-remaining", "x-ratelimit-reset")
@@ -131,7 +133,7 @@ async def _send(
     if content is not None:
         headers["Content-Type"] = "application/json"
     try:
-        async with http_client(timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=10.0)) as client:
+        async with http_client(timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)) as client:
             async with client.stream(method, url, params=_params(query), content=content, headers=headers) as resp:
                 chunks, size, truncated = [], 0, False
                 async for chunk in resp.aiter_bytes():
@@ -144,10 +146,8 @@ async def _send(
                 text = raw.decode(resp.charset_encoding or "utf-8", errors="replace")
                 kept = {k: resp.headers[k] for k in RETURNED_HEADERS if k in resp.headers}
                 return ApiResponse(resp.status_code, str(resp.request.url), kept, text, truncated)
-    except httpx.TimeoutException:
-        raise Unavailable(f"{name} did not answer within {REQUEST_TIMEOUT_S:.0f} seconds") from None
     except httpx.HTTPError as exc:
-        raise Unavailable(f"could not reach {name} ({type(exc).__name__})") from None
+        raise Unavailable(unreachable(name, url, exc, read_timeout_s=REQUEST_TIMEOUT_S)) from None
     except LookupError:  # an unknown charset
         raise Unavailable(f"{name} answered in an unknown character set") from None
 

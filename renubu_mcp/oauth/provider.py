@@ -22,6 +22,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_token_request
 from authlib.oauth2.rfc7009 import prepare_revoke_token_request
 
 from .. import __version__
+from .reach import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ async def _post(
             async with http_client() as client:
                 response = await client.post(url, content=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            last = f"could not reach {cfg.name} ({type(exc).__name__})"
+            last = unreachable(cfg.name, url, exc, setting="token_url" if url == cfg.token_url else "revocation_url")
             continue
         except httpx.TimeoutException:
             last = f"{cfg.name} did not answer in time"

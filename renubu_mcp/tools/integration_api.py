@@ -18,10 +18,9 @@ from .common import Cursor
 from .marketplace import Slug, toolset
 from .paging import decode_keyset_cursor, finish_page
 
-# Any JSON object, or a list of them: what an API takes as a request body.
-Body = Annotated[dict[str, Any] | list[Any] | None, WithJsonSchema({
-    "anyOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
-})]
+# A JSON object or array: what an API takes as a request body (no array `type`, no empty schema: every client's
+# dialect accepts it).
+Body = Annotated[dict[str, Any] | list[Any] | None, WithJsonSchema({"anyOf": [{"type": "object"}, {"type": "array"}]})]
 
 
 @toolset.write("Call integration API", destructive=True, idempotent=False, open_world=True)

@@ -109,21 +109,62 @@ async def test_the_listener_stops_when_the_block_ends(app):
             await client.get(f"{url}/oauth/callback")
 
 
-@pytest.mark.skipif("oauth_callback_listener" not in inspect.signature(build_server).parameters,
-                    reason="server.py does not start the loopback listener yet (see the integrations report)")
-async def test_a_stdio_server_listens_for_the_callback_while_it_runs(demo_db, monkeypatch):
+async def _refused(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient() as browser:
+            await browser.get(url)
+    except httpx.ConnectError:
+        return True
+    return False
+
+
+async def test_a_stdio_server_listens_from_its_first_install_until_it_exits(demo_db, hubspot, monkeypatch):
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("RENUBU_PUBLIC_URL", public)
     server = build_server(settings_for(demo_db.app_dsn, "alice@example.com", public_url=public),
                           oauth_callback_listener=True)
-    async with Client(server):
+    async with Client(server) as client:
+        assert await _refused(f"{public}/oauth/callback"), "a server that hands out no link must not listen"
+        started = await client.call_tool("install_integration", {"slug": "hubspot"})
+        assert not started.is_error, started.content[0].text
+        assert started.structured_content["redirect_uri"] == f"{public}/oauth/callback"
         async with httpx.AsyncClient() as browser:
             page = await browser.get(f"{public}/oauth/callback", params={"code": "x", "state": "y" * 43})
         assert page.status_code == 400 and "already been used" in page.text
-    with pytest.raises(httpx.ConnectError):
+        again = await client.call_tool("install_integration", {"slug": "gong"})  # a connect page: same listener
+        assert not again.is_error, again.content[0].text
+        assert again.structured_content["connect_url"].startswith(f"{public}/connect/")
+    assert await _refused(f"{public}/oauth/callback")
+
+
+async def test_when_it_cannot_listen_install_says_so_plainly_and_changes_nothing(demo_db, hubspot, owner,
+                                                                              monkeypatch):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    public = f"http://127.0.0.1:{taken.getsockname()[1]}"
+    monkeypatch.setenv("RENUBU_PUBLIC_URL", public)
+    server = build_server(settings_for(demo_db.app_dsn, "alice@example.com", public_url=public),
+                          oauth_callback_listener=True)
+    count = ("SELECT (SELECT count(*) FROM public.user_integrations) + (SELECT count(*) FROM public.oauth_states)"
+             " + (SELECT count(*) FROM public.connect_links)")
+    before = await owner.fetchval(count)
+    async with Client(server) as client:
+        for slug in ("hubspot", "gong"):  # an OAuth redirect, a connect page
+            refused = await client.call_tool("install_integration", {"slug": slug})
+            assert refused.is_error
+            message = refused.content[0].text
+            assert f"cannot hand out a link: this server cannot listen on 127.0.0.1:{taken.getsockname()[1]}" in message
+            assert "Nothing was changed" in message and "RENUBU_PUBLIC_URL" in message
+        assert await owner.fetchval(count) == before
+
+        taken.close()  # the other program exits: the next install listens and hands out its link
+        started = await client.call_tool("install_integration", {"slug": "hubspot"})
+        assert not started.is_error, started.content[0].text
         async with httpx.AsyncClient() as browser:
-            await browser.get(f"{public}/oauth/callback")
+            page = await browser.get(f"{public}/oauth/callback", params={"code": "x", "state": "y" * 43})
+        assert page.status_code == 400
 
 
 def test_access_logs_lose_the_callbacks_code_and_state():

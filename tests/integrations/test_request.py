@@ -101,6 +101,10 @@ async def test_a_json_body_is_sent_for_writes_and_refused_for_reads(connect, hub
         assert sent["status_code"] == 200
         assert json.loads(hubspot.api_requests[-1]["body"]) == {"properties": {"hs_note_body": "renewal call"}}
         assert hubspot.api_requests[-1]["query"] == "archived=false&ids=1&ids=2"
+        labels = await alice.ok("integration_request", {  # a top-level JSON array of any values
+            "slug": "hubspot", "method": "PUT", "path": "labels", "body": ["renewal", 2, {"a": None}, True]})
+        assert labels["status_code"] == 200
+        assert json.loads(hubspot.api_requests[-1]["body"]) == ["renewal", 2, {"a": None}, True]
         assert "takes no body" in await alice.error("integration_request", {
             "slug": "hubspot", "method": "GET", "path": "x", "body": {"a": 1}})
 
@@ -110,7 +114,7 @@ async def test_the_provider_being_unreachable_is_a_clear_error(connect, hubspot,
         await connected(alice, hubspot, browser)
         mocked.route(host="provider.test", path__startswith="/api/").mock(side_effect=httpx.ConnectError("down"))
         message = await alice.error("integration_request", {"slug": "hubspot", "method": "GET", "path": "x"})
-    assert "could not reach HubSpot (ConnectError)" in message
+    assert "could not reach HubSpot at provider.test:443 (ConnectError)" in message
 
 
 @pytest.mark.usefixtures("mocked")
