@@ -160,10 +160,25 @@ async def test_real_migrations_roll_back_to_nothing_and_reapply_identically(
     assert undone == applied[::-1]
     assert await user_relations(db.owner_dsn) == []
     assert await recorded_versions(db.owner_dsn) == []
+    # What the migrations created goes too: the extensions and their schema.
+    assert [r["extname"] for r in await fetch(db.owner_dsn, "SELECT extname FROM pg_extension")] == ["plpgsql"]
+    assert await fetch(db.owner_dsn, "SELECT 1 FROM pg_namespace WHERE nspname IN ('extensions', 'auth')") == []
 
     assert await runner.migrate(db.owner_dsn) == applied
     assert dump_schema(pg, db.owner_dsn) == before
     assert await runner.migrate(db.owner_dsn) == []
+
+
+@needs_real_migrations
+async def test_rolling_back_keeps_the_extensions_that_were_there_before(fresh_database: Callable) -> None:
+    db = fresh_database()
+    await fetch(db.owner_dsn, "CREATE SCHEMA extensions")
+    await fetch(db.owner_dsn, "CREATE EXTENSION pg_trgm WITH SCHEMA extensions")
+    await runner.migrate(db.owner_dsn)
+    await runner.rollback(db.owner_dsn, to="0")
+    rows = await fetch(db.owner_dsn, "SELECT extname FROM pg_extension ORDER BY 1")
+    assert [r["extname"] for r in rows] == ["pg_trgm", "plpgsql"]
+    assert len(await fetch(db.owner_dsn, "SELECT 1 FROM pg_namespace WHERE nspname = 'extensions'")) == 1
 
 
 # --- the runner (synthetic migrations) -----------------------------------------------------------
