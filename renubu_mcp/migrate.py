@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(renubu_mcp.__file__).parent
 DEFAULT_MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 DEMO_SEED_FILE = PACKAGE_DIR / "seeds" / "demo.sql"
+DEMO_REMOVE_FILE = PACKAGE_DIR / "seeds" / "demo_remove.sql"
+# The seed is loaded already when its first customer exists (the seed itself checks the same row).
+_DEMO_MARKER = "SELECT EXISTS (SELECT 1 FROM public.customers WHERE id = '10000000-0000-4000-8000-000000000001')"
 
 FILE_NAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 ROLLBACK_START = "/* ROLLBACK"
@@ -338,8 +341,12 @@ async def status(dsn: str, migrations_dir: Path | None = None) -> list[Migration
     return result
 
 
-async def seed_demo(dsn: str, seed_file: Path | None = None) -> None:
-    """Load the demo data (renubu_mcp/seeds/demo.sql) in one transaction."""
+async def seed_demo(dsn: str, seed_file: Path | None = None, *, demo_password: str | None = None) -> bool:
+    """Load the demo data (renubu_mcp/seeds/demo.sql) in one transaction; False when it was there already.
+
+    demo_password: the demo users' password (bcrypt, as Supabase's Auth server stores it); without one they have
+    none. It reaches the seed as a transaction-local setting, a bind parameter, never in SQL text.
+    """
     path = Path(seed_file) if seed_file is not None else DEMO_SEED_FILE
     if not path.is_file():
         raise MigrationError(f"demo seed file {path} does not exist")
@@ -347,8 +354,27 @@ async def seed_demo(dsn: str, seed_file: Path | None = None) -> None:
     conn = await _connect(dsn)
     try:
         async with conn.transaction():
+            if await conn.fetchval("SELECT to_regclass('public.customers') IS NOT NULL") and await conn.fetchval(
+                    _DEMO_MARKER):
+                return False
+            if demo_password:
+                await conn.execute("SELECT set_config('renubu.demo_password', $1, true)", demo_password)
             await conn.execute(sql)
+            return True
     except asyncpg.PostgresError as exc:
         raise MigrationError(f"demo seed {path.name} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        await conn.close()
+
+
+async def remove_demo(dsn: str) -> None:
+    """Delete exactly what the demo seed inserted (renubu_mcp/seeds/demo_remove.sql), in one transaction."""
+    sql = DEMO_REMOVE_FILE.read_text(encoding="utf-8")
+    conn = await _connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(sql)
+    except asyncpg.PostgresError as exc:
+        raise MigrationError(f"removing the demo data failed: {type(exc).__name__}: {exc}") from exc
     finally:
         await conn.close()

@@ -12,7 +12,7 @@ from . import migrate
 from .auth import InvalidToken, TokenRules, principal_from_claims, verify_token
 from .config import ConfigError, Settings
 from .db import Database, Principal
-from .demo import ALICE
+from .demo import ALICE, give_demo_users_a_password
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,12 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
             applied = await migrate.migrate(cluster.owner_dsn())
             if applied:
                 log.info("applied migrations %s", ", ".join(applied))
+            demo_password = await asyncio.to_thread(cluster.demo_password)
             if created:
-                await migrate.seed_demo(cluster.owner_dsn())
+                await migrate.seed_demo(cluster.owner_dsn(), demo_password=demo_password)
                 log.info("loaded the demo data into the new embedded database")
+            else:
+                await give_demo_users_a_password(cluster.owner_dsn(), demo_password)
         db = await Database.connect(
             dsn, max_size=settings.pool_max_size, statement_timeout_ms=settings.statement_timeout_ms,
             read_only=settings.read_only, max_idle_seconds=settings.pool_idle_seconds,
