@@ -184,7 +184,7 @@ $$;
 -- gave (OAuth 2.1 section 4.1.3: someone else holds the code).
 CREATE OR REPLACE FUNCTION renubu_auth.look_up_code(p_code_hash text, p_client_id text)
 RETURNS TABLE (user_id uuid, redirect_uri text, code_challenge text, resource text, scopes text[],
-               expires_at timestamptz, redeemed boolean)
+               expires_at timestamptz, redeemed boolean, grant_id uuid)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   c renubu_auth.codes;
@@ -198,19 +198,20 @@ BEGIN
     WHERE g.id = c.grant_id AND g.revoked_at IS NULL;
   END IF;
   RETURN QUERY SELECT c.user_id, c.redirect_uri, c.code_challenge, c.resource, c.scopes, c.expires_at,
-                      c.redeemed_at IS NOT NULL;
+                      c.redeemed_at IS NOT NULL, c.grant_id;
 END
 $$;
 
--- Redeems a code once and opens its grant with a first refresh token. A second redemption (a race the first
--- look-up could not see) gets nothing and revokes the grant the first one got.
+-- Redeems a code once and opens its grant with a first refresh token (issued). A second redemption (a race the
+-- first look-up could not see) is not issued anything and revokes the grant the first one got (its id returned).
 CREATE OR REPLACE FUNCTION renubu_auth.redeem_code(
   p_code_hash text, p_client_id text, p_refresh_hash text, p_refresh_ttl_seconds integer)
-RETURNS TABLE (grant_id uuid, user_id uuid, email text, scopes text[])
+RETURNS TABLE (grant_id uuid, user_id uuid, email text, scopes text[], issued boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
   c renubu_auth.codes;
   new_grant uuid;
+  replayed uuid;
 BEGIN
   UPDATE renubu_auth.codes k SET redeemed_at = now()
   WHERE k.code_hash = p_code_hash AND k.client_id = p_client_id AND k.redeemed_at IS NULL AND k.expires_at > now()
@@ -218,10 +219,13 @@ BEGIN
   IF NOT FOUND THEN
     UPDATE renubu_auth.grants g SET revoked_at = now(), revoked_because = 'code replayed'
     FROM renubu_auth.codes k
-    WHERE k.code_hash = p_code_hash AND k.redeemed_at IS NOT NULL AND g.id = k.grant_id AND g.revoked_at IS NULL;
+    WHERE k.code_hash = p_code_hash AND k.redeemed_at IS NOT NULL AND g.id = k.grant_id AND g.revoked_at IS NULL
+    RETURNING g.id INTO replayed;
+    RETURN QUERY SELECT replayed, NULL::uuid, NULL::text, NULL::text[], false;
     RETURN;
   END IF;
   IF NOT renubu_auth.user_is_active(c.user_id) THEN
+    RETURN QUERY SELECT NULL::uuid, c.user_id, NULL::text, NULL::text[], false;
     RETURN;
   END IF;
   INSERT INTO renubu_auth.grants (client_id, user_id, resource, scopes)
@@ -230,7 +234,7 @@ BEGIN
   INSERT INTO renubu_auth.refresh_tokens (token_hash, grant_id, expires_at)
   VALUES (p_refresh_hash, new_grant, now() + make_interval(secs => p_refresh_ttl_seconds));
   UPDATE renubu_auth.clients k SET last_used_at = now() WHERE k.client_id = p_client_id;
-  RETURN QUERY SELECT new_grant, c.user_id, u.email::text, c.scopes FROM auth.users u WHERE u.id = c.user_id;
+  RETURN QUERY SELECT new_grant, c.user_id, u.email::text, c.scopes, true FROM auth.users u WHERE u.id = c.user_id;
 END
 $$;
 

@@ -72,6 +72,8 @@ class AuthorizationServer:
         if row["redeemed"]:
             log.warning("an authorization code for client %s was presented again: its grant is revoked",
                         client.client_id)
+            if row["grant_id"] is not None:
+                self._forget_grant(row["grant_id"])
             return None
         return AuthorizationCode(
             code=authorization_code, scopes=list(row["scopes"]), expires_at=row["expires_at"].timestamp(),
@@ -84,7 +86,9 @@ class AuthorizationServer:
         refresh = new_secret()
         row = await store.redeem_code(self._app(), digest(authorization_code.code), client.client_id, digest(refresh),
                                       self._refresh_ttl_seconds)
-        if row is None:
+        if row is None or not row["issued"]:
+            if row is not None and row["grant_id"] is not None:
+                self._forget_grant(row["grant_id"])  # a replay racing the first redemption revoked it
             raise TokenError("invalid_grant", "the authorization code was used already, has expired, or its user "
                                               "can no longer sign in")
         return self._tokens(client, row, refresh)

@@ -16,7 +16,6 @@ from mcp.server.auth.settings import ClientRegistrationOptions
 from mcp.server.transport_security import RequestBodyLimitMiddleware
 from mcp.shared.auth import OAuthMetadata
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
-from pydantic import AnyHttpUrl
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,12 +35,14 @@ MAX_BODY_BYTES = 64 * 1024
 def metadata(settings: Settings) -> OAuthMetadata:
     """RFC 8414: what this server does, and nothing it does not."""
     base = policy.issuer(settings)
-    return OAuthMetadata(
-        issuer=AnyHttpUrl(base),
-        authorization_endpoint=AnyHttpUrl(base + policy.AUTHORIZE_PATH),
-        token_endpoint=AnyHttpUrl(base + policy.TOKEN_PATH),
-        registration_endpoint=AnyHttpUrl(base + policy.REGISTER_PATH),
-        revocation_endpoint=AnyHttpUrl(base + policy.REVOKE_PATH),
+    # Strings, not AnyHttpUrl objects: the model keeps an issuer without a path exactly as given (no "/" added),
+    # and clients compare issuers as strings (RFC 8414 section 3.3).
+    return OAuthMetadata.model_validate(dict(
+        issuer=base,
+        authorization_endpoint=base + policy.AUTHORIZE_PATH,
+        token_endpoint=base + policy.TOKEN_PATH,
+        registration_endpoint=base + policy.REGISTER_PATH,
+        revocation_endpoint=base + policy.REVOKE_PATH,
         response_types_supported=["code"],
         grant_types_supported=sorted(clients.GRANT_TYPES),
         token_endpoint_auth_methods_supported=list(clients.AUTH_METHODS),
@@ -49,7 +50,7 @@ def metadata(settings: Settings) -> OAuthMetadata:
         code_challenge_methods_supported=["S256"],
         client_id_metadata_document_supported=True,
         authorization_response_iss_parameter_supported=True,
-    )
+    ))
 
 
 def _for_clients(handler: Callable[[Request], Awaitable[Response]], methods: list[str]) -> ASGIApp:

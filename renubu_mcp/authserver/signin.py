@@ -210,6 +210,7 @@ async def _check(app: Any, settings: Settings, client: clients.Client, redirect_
         message = (f"Too many failed sign-ins: this account is locked for {max(1, round(wait / 60))} minutes. "
                    "An admin can lift the lock by setting a new password.")
     else:
-        message = "The email or the password is not right."
+        message = "The email or the password is not right." + (
+            f" Wait {wait} seconds before trying again." if wait else "")
     return _form(app, settings, client, redirect_uri, attempt, email=email, error=message,
                  status_code=429 if outcome in ("throttled", "locked") else 401)
