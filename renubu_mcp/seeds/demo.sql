@@ -292,7 +292,8 @@ BEGIN
          '+1-555-01' || lpad(((c.n * 4 + j) % 100)::text, 2, '0'),
          j = 1,
          coalesce(a.user_id, admin_id)
-  FROM (SELECT cu.id, cu.domain, substring(cu.id::text FROM 25)::int AS n FROM public.customers cu) AS c
+  FROM (SELECT cu.id, cu.domain, substring(cu.id::text FROM 25)::int AS n FROM public.customers cu
+        WHERE cu.id::text LIKE '10000000-0000-4000-8000-%') AS c
   CROSS JOIN LATERAL generate_series(1, 4 - (c.n - 1) % 4) AS j
   CROSS JOIN LATERAL (SELECT (ARRAY[
       'Maria', 'James', 'Priya', 'David', 'Sofia', 'Michael', 'Aisha', 'Robert', 'Elena', 'Daniel',
@@ -766,7 +767,9 @@ $md$)
   ) AS d (id, slug, title, category, content);
 
   -- Release 0.1.0: every doc that exists now.
-  PERFORM public.create_release_snapshot('0.1.0', current_date - 90, NULL);
+  -- The demo's own documents only: the seed never adds versions to documents that were there before it.
+  PERFORM public.create_release_snapshot('0.1.0', current_date - 90, ARRAY(
+    SELECT d.slug FROM public.documentation d WHERE d.id::text LIKE '40000000-0000-4000-8000-%' ORDER BY d.id));
 
   -- Edits for 0.2.0, then the new release's notes.
   UPDATE public.documentation SET content = content || $md$
@@ -812,8 +815,10 @@ $md$, admin_id);
     'renewals-playbook', 'risk-scoring', 'workflow-snoozing', 'mcp-server-usage',
     'integrations-overview', 'release-notes-0-2']);
 
-  UPDATE public.documentation SET created_by = admin_id WHERE created_by IS NULL;
-  UPDATE public.documentation_versions SET created_by = admin_id WHERE created_by IS NULL;
+  UPDATE public.documentation SET created_by = admin_id
+  WHERE created_by IS NULL AND id::text LIKE '40000000-0000-4000-8000-%';
+  UPDATE public.documentation_versions SET created_by = admin_id
+  WHERE created_by IS NULL AND doc_id::text LIKE '40000000-0000-4000-8000-%';
   UPDATE public.releases SET created_by = admin_id, name = 'Foundations',
     notes = 'Customers, contacts, assignments, renewal workflows, documentation and feature tracking.'
   WHERE version = '0.1.0';

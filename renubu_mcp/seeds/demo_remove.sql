@@ -13,14 +13,23 @@ DECLARE
     '00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002',
     '00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000004']::uuid[];
   admin_id constant uuid := '00000000-0000-4000-8000-000000000001';
+  demo_was_current boolean;
 BEGIN
   IF to_regclass('public.customers') IS NULL THEN
     RAISE NOTICE 'no Renubu schema here: nothing to remove';
     RETURN;
   END IF;
 
-  -- The demo's two releases are the ones its admin made under those versions.
-  DELETE FROM public.releases r WHERE r.version IN ('0.1.0', '0.2.0') AND r.created_by = admin_id;
+  -- The demo's two releases are the ones its admin made under those versions. If one was current, the newest
+  -- release that remains is current again, as it was before the seed made its own.
+  WITH gone AS (
+    DELETE FROM public.releases r WHERE r.version IN ('0.1.0', '0.2.0') AND r.created_by = admin_id
+    RETURNING r.is_current)
+  SELECT coalesce(bool_or(gone.is_current), false) INTO demo_was_current FROM gone;
+  IF demo_was_current AND NOT EXISTS (SELECT 1 FROM public.releases WHERE is_current) THEN
+    UPDATE public.releases SET is_current = true
+    WHERE id = (SELECT id FROM public.releases ORDER BY release_date DESC, created_at DESC LIMIT 1);
+  END IF;
   -- Help articles, documentation versions and feature history go with their documents and features.
   DELETE FROM public.help_articles h WHERE h.id::text LIKE '41000000-0000-4000-8000-%';
   DELETE FROM public.documentation d WHERE d.id::text LIKE '40000000-0000-4000-8000-%';
