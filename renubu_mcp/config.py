@@ -40,10 +40,10 @@ ENVIRONMENT: dict[str, tuple[str, bool]] = {
                                "this server signs clients in itself)", False),
     "RENUBU_BUILTIN_AUTH_SERVER": ("HTTP: false turns off the built-in OAuth authorization server (sign-in page) "
                                    "when no external one is named", False),
-    "RENUBU_ACCESS_TOKEN_TTL_SECONDS": ("Lifetime of the access tokens the built-in authorization server issues",
-                                        False),
-    "RENUBU_REFRESH_TOKEN_TTL_DAYS": ("Lifetime of an unused refresh token from the built-in authorization server",
-                                      False),
+    "RENUBU_ACCESS_TOKEN_TTL_SECONDS": ("Lifetime of the access tokens the built-in authorization server issues, "
+                                        "in seconds", False),
+    "RENUBU_REFRESH_TOKEN_TTL_DAYS": ("Lifetime of an unused refresh token from the built-in authorization server, "
+                                      "in days", False),
     "RENUBU_ALLOWED_HOSTS": ("HTTP: extra Host header values to accept (comma-separated)", False),
     "RENUBU_ALLOWED_ORIGINS": ("HTTP: extra Origin header values to accept (comma-separated)", False),
 }

@@ -121,3 +121,46 @@ async def test_an_external_authorization_server_turns_the_built_in_one_off(demo_
             resource = (await http.get(f"{url}/.well-known/oauth-protected-resource/mcp")).json()
     assert resource["authorization_servers"] == ["https://project.supabase.co/auth/v1"]
 
+
+
+async def test_the_built_in_server_can_be_turned_off(demo_db, free_tcp_port):
+    import httpx
+    from dataclasses import replace
+
+    from tests.tools.conftest import settings_for
+
+    from .conftest import serve
+
+    settings = replace(settings_for(demo_db.app_dsn, None), port=free_tcp_port, jwt_secret=JWT_SECRET,
+                       builtin_auth_server=False)
+    async with serve(settings, free_tcp_port) as url:
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{url}/.well-known/oauth-authorization-server")).status_code == 404
+            assert (await http.post(f"{url}/register", json={})).status_code == 404
+
+
+def test_off_a_loopback_address_it_needs_an_https_public_url():
+    from renubu_mcp.config import ConfigError, Settings
+    from renubu_mcp.server import build_server
+
+    with pytest.raises(ConfigError, match="RENUBU_PUBLIC_URL"):
+        build_server(Settings(database_url="postgresql://x@/y", host="0.0.0.0", jwt_secret=JWT_SECRET),
+                     transport="http")
+    build_server(Settings(database_url="postgresql://x@/y", host="0.0.0.0", jwt_secret=JWT_SECRET,
+                          public_url="https://mcp.example.com"), transport="http")
+
+
+async def test_the_token_lifetimes_come_from_the_settings(live, unused_tcp_port, user_agent):
+    from dataclasses import replace
+
+    from .conftest import Live, serve
+
+    settings = replace(live.settings, port=unused_tcp_port, access_token_ttl_seconds=120, refresh_token_ttl_days=7)
+    async with serve(settings, unused_tcp_port) as url:
+        other = Live(url, live.owner, settings)
+        tokens = await tokens_for(other, user_agent, await register(other))
+    assert tokens["expires_in"] == 120
+    claims = jwt.decode(tokens["access_token"], JWT_SECRET, algorithms=["HS256"], audience=other.resource)
+    assert claims["exp"] - claims["iat"] == 120
+    expires = await live.owner.fetchval("SELECT expires_at - created_at FROM renubu_auth.refresh_tokens")
+    assert expires.days == 7
