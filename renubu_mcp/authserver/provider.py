@@ -60,7 +60,7 @@ class AuthorizationServer:
         secret = client_info.client_secret
         await store.register_client(self._app(), client_info.client_id, digest(secret) if secret else None,
                                     record.stored_metadata())
-        log.info("registered OAuth client %s (%s)", client_info.client_id, record.name or "unnamed")
+        log.info("registered OAuth client %s (%r)", client_info.client_id, record.name)
 
     # --- authorization codes ---
 

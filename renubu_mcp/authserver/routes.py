@@ -3,7 +3,6 @@ SDK's token, registration (RFC 7591) and revocation (RFC 7009) handlers over the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,9 +24,7 @@ from starlette.types import ASGIApp
 from ..config import Settings
 from . import clients, policy
 from .provider import AuthorizationServer, HashedSecretAuthenticator
-from .signin import DATABASE_ERRORS, authorize_endpoint, sign_in_endpoint
-
-log = logging.getLogger(__name__)
+from .signin import DATABASE_ERRORS, authorize_endpoint, database_trouble, sign_in_endpoint
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -61,7 +58,7 @@ def _for_clients(handler: Callable[[Request], Awaitable[Response]], methods: lis
         try:
             return await handler(request)
         except DATABASE_ERRORS as exc:
-            log.warning("authorization server: database %s", type(exc).__name__)
+            database_trouble(exc)
             return JSONResponse({"error": "temporarily_unavailable",
                                  "error_description": "the Renubu database is unavailable; try again shortly"},
                                 status_code=503, headers={"Cache-Control": "no-store"})

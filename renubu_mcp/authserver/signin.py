@@ -49,7 +49,17 @@ def _problem(message: str, status_code: int, title: str = "Cannot sign in") -> R
     return render_page(title, paragraph(message), tone="error", status_code=status_code)
 
 
-def _unavailable() -> Response:
+def database_trouble(exc: BaseException) -> None:
+    """Log why a step could not be taken (never the request's secrets), naming the fix for a missing grant."""
+    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+        log.error("the login role may not use schema renubu_auth: GRANT USAGE ON SCHEMA renubu_auth and EXECUTE on "
+                  "its functions to it (the migrations grant them to authenticator), or sign-in cannot work")
+    else:
+        log.warning("authorization server: database %s", type(exc).__name__)
+
+
+def _unavailable(exc: BaseException) -> Response:
+    database_trouble(exc)
     return _problem("The Renubu database is unavailable right now. Try again in a moment.", 503, title="Try again")
 
 
@@ -108,8 +118,8 @@ def authorize_endpoint(settings: Settings, get_app: Callable[[], Any]) -> Callab
             client = await clients.find(app, params.get("client_id", ""), fetch_document=True)
         except DocumentRefused as refused:
             return _problem(f"The app could not be identified: {refused}.", 400)
-        except DATABASE_ERRORS:
-            return _unavailable()
+        except DATABASE_ERRORS as exc:
+            return _unavailable(exc)
         if client is None:
             return _problem(f"This sign-in link names an app that is not registered here. {START_AGAIN}", 400)
         registered = [str(uri) for uri in client.redirect_uris or []]
@@ -139,8 +149,8 @@ def authorize_endpoint(settings: Settings, get_app: Callable[[], Any]) -> Callab
             # Scopes: what a user may do is decided by row-level security, not by the token; none are granted.
             await store.start_sign_in(app, digest(attempt), client.client_id, redirect_uri, challenge, state,
                                       resource, [])
-        except DATABASE_ERRORS:
-            return _unavailable()
+        except DATABASE_ERRORS as exc:
+            return _unavailable(exc)
         return _form(app, settings, client, redirect_uri, attempt)
 
     return authorize
@@ -160,8 +170,8 @@ def sign_in_endpoint(settings: Settings, get_app: Callable[[], Any]) -> Callable
         try:
             row = await store.sign_in(app, digest(attempt))
             client = await clients.find(app, row["client_id"]) if row is not None else None
-        except DATABASE_ERRORS:
-            return _unavailable()
+        except DATABASE_ERRORS as exc:
+            return _unavailable(exc)
         if row is None or client is None:
             return _problem(f"This sign-in is not valid. {START_AGAIN}", 404)
         if not row["usable"]:
@@ -181,8 +191,8 @@ def sign_in_endpoint(settings: Settings, get_app: Callable[[], Any]) -> Callable
                 return _back_to_client(settings, done["redirect_uri"], error="access_denied",
                                        error_description="the user did not allow access", state=done["state"])
             return await _check(app, settings, client, redirect_uri, attempt, form)
-        except DATABASE_ERRORS:
-            return _unavailable()
+        except DATABASE_ERRORS as exc:
+            return _unavailable(exc)
 
     return sign_in
 
