@@ -311,12 +311,13 @@ BEGIN
 END
 $$;
 
--- The bearer check for this server's own access tokens: the grant still stands and its user is active.
-CREATE OR REPLACE FUNCTION renubu_auth.grant_is_active(p_grant_id uuid, p_user_id uuid)
-RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-  SELECT EXISTS (SELECT 1 FROM renubu_auth.grants g
-                 WHERE g.id = p_grant_id AND g.user_id = p_user_id AND g.revoked_at IS NULL)
-     AND renubu_auth.user_is_active(p_user_id)
+-- The bearer check for this server's own access tokens: the user the grant was given to (as find_user() names
+-- one), while the grant stands and the user is active; no row otherwise.
+CREATE OR REPLACE FUNCTION renubu_auth.grant_holder(p_grant_id uuid, p_user_id uuid)
+RETURNS TABLE (id uuid, email text) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+  SELECT u.id, u.email::text FROM renubu_auth.grants g JOIN auth.users u ON u.id = g.user_id
+  WHERE g.id = p_grant_id AND g.user_id = p_user_id AND g.revoked_at IS NULL
+    AND renubu_auth.user_is_active(p_user_id)
 $$;
 
 -- Passwords, with pgcrypto's crypt() from whichever schema holds pgcrypto (extensions on Supabase), so the
@@ -434,7 +435,7 @@ GRANT EXECUTE ON FUNCTION
   renubu_auth.look_up_refresh(text, text),
   renubu_auth.rotate_refresh(text, text, text, integer),
   renubu_auth.revoke_grant(uuid, text, text),
-  renubu_auth.grant_is_active(uuid, uuid)
+  renubu_auth.grant_holder(uuid, uuid)
   TO authenticator;
 
 /* ROLLBACK

@@ -19,6 +19,8 @@ from .context import AppState, UncheckedAccessToken
 log = logging.getLogger(__name__)
 
 USER_CHECK_TTL_SECONDS = 30.0  # how long a verified user's "exists and is active" answer is reused
+# This server's own tokens: the user their grant was given to, while it stands (renubu_auth, migration 20251210).
+GRANT_HOLDER = "SELECT id, email FROM renubu_auth.grant_holder($1, $2)"
 
 
 class BearerTokenVerifier:
@@ -106,8 +108,8 @@ class BearerTokenVerifier:
         if checked is not None and time.monotonic() - checked < USER_CHECK_TTL_SECONDS:
             return True
         async with app.db.pool.acquire() as conn:
-            active = await conn.fetchval("SELECT renubu_auth.grant_is_active($1, $2)", grant_id, user_id)
-        if not active:
+            holder = await conn.fetchrow(GRANT_HOLDER, grant_id, user_id)
+        if holder is None:
             self._active_grants.pop(grant_id, None)
             return False
         self._active_grants[grant_id] = time.monotonic()

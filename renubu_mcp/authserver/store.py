@@ -78,7 +78,3 @@ async def rotate_refresh(app: Any, token_hash: str, client_id: str, new_hash: st
 async def revoke_grant(app: Any, client_id: str, *, grant_id: UUID | None = None,
                        refresh_hash: str | None = None) -> bool:
     return bool(await _value(app, "SELECT renubu_auth.revoke_grant($1, $2, $3)", grant_id, refresh_hash, client_id))
-
-
-async def grant_is_active(app: Any, grant_id: UUID, user_id: UUID) -> bool:
-    return bool(await _value(app, "SELECT renubu_auth.grant_is_active($1, $2)", grant_id, user_id))
