@@ -68,6 +68,8 @@ def register_routes(server: MCPServer, app: Callable[[], AppState], settings: Se
     # Where MCP clients sign their users in, unless an external authorization server is named.
     if auth_policy.enabled(settings):
         auth_routes.register(server, settings, app, verifier.forget_grant)
+    elif settings.builtin_auth_server and not auth_policy.external(settings):
+        log.warning("no RENUBU_JWT_SECRET and no external authorization server: clients cannot sign in here")
 
 
 def build_http_app(server: MCPServer, settings: Settings) -> Starlette:

@@ -64,8 +64,9 @@ def registration_problem(info: OAuthClientInformationFull) -> RegistrationError 
     if info.token_endpoint_auth_method not in AUTH_METHODS:
         return RegistrationError("invalid_client_metadata",
                                  f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
-    if not set(info.grant_types) <= GRANT_TYPES:
-        return RegistrationError("invalid_client_metadata", "grant_types may be authorization_code and refresh_token")
+    if "authorization_code" not in info.grant_types or not set(info.grant_types) <= GRANT_TYPES:
+        return RegistrationError("invalid_client_metadata",
+                                 "grant_types must hold authorization_code, and may hold refresh_token")
     if set(info.response_types) != {"code"}:
         return RegistrationError("invalid_client_metadata", "response_types must be [\"code\"]")
     if info.client_name is not None and len(info.client_name) > MAX_NAME_CHARS:

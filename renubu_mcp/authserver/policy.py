@@ -15,11 +15,16 @@ REVOKE_PATH = "/revoke"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 
 
+def external(settings: Settings) -> bool:
+    """An external authorization server is named: RENUBU_AUTH_SERVER_URL other than this server, or RENUBU_JWKS_URL."""
+    return settings.jwks_url is not None or settings.auth_server_url not in (None, settings.base_url)
+
+
 def enabled(settings: Settings) -> bool:
-    """Without an external authorization server (RENUBU_AUTH_SERVER_URL other than this server, or
-    RENUBU_JWKS_URL), the HTTP server signs MCP clients in itself, unless RENUBU_BUILTIN_AUTH_SERVER=false."""
-    external = settings.jwks_url is not None or settings.auth_server_url not in (None, settings.base_url)
-    return settings.builtin_auth_server and not external
+    """Without an external authorization server the HTTP server signs MCP clients in itself, with the secret that
+    signs its access tokens (RENUBU_JWT_SECRET, or the embedded cluster's), unless RENUBU_BUILTIN_AUTH_SERVER=false."""
+    can_sign = settings.jwt_secret is not None or settings.embedded
+    return settings.builtin_auth_server and not external(settings) and can_sign
 
 
 def issuer(settings: Settings) -> str:

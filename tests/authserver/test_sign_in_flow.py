@@ -164,3 +164,14 @@ async def test_the_token_lifetimes_come_from_the_settings(live, unused_tcp_port,
     assert claims["exp"] - claims["iat"] == 120
     expires = await live.owner.fetchval("SELECT expires_at - created_at FROM renubu_auth.refresh_tokens")
     assert expires.days == 7
+
+
+def test_without_a_signing_secret_there_is_no_sign_in_and_the_log_says_why(caplog):
+    from renubu_mcp.config import Settings
+    from renubu_mcp.http_app import build_http_app
+    from renubu_mcp.server import build_server
+
+    settings = Settings(database_url="postgresql://x@/y")
+    app = build_http_app(build_server(settings, transport="http"), settings)
+    assert "/authorize" not in {getattr(route, "path", None) for route in app.routes}
+    assert "clients cannot sign in here" in caplog.text
