@@ -61,3 +61,19 @@ async def test_a_user_who_signed_up_through_supabase_auth_signs_in_here_too(live
             assert {tool.name for tool in (await erin.list_tools()).tools}
     finally:
         await agent.aclose()
+
+
+async def test_set_password_works_on_supabase_and_the_new_password_signs_in(live, demo_db):
+    from tests.test_users_and_demo_seed import cli
+
+    done = cli("users", "set-password", "--email", "bob@example.com", database_url=demo_db.owner_dsn,
+               stdin="bob's brand new password\n")
+    assert done.returncode == 0, done.stderr
+    agent = UserAgent()
+    try:
+        browser = ScriptedBrowser(agent, email="bob@example.com", password="bob's brand new password")
+        provider, _ = oauth_client(live, browser.redirect, browser.callback)
+        async with mcp_as(live, auth=provider) as bob:
+            assert "Globex" in await customer_names(bob)
+    finally:
+        await agent.aclose()
