@@ -389,4 +389,55 @@ BEGIN
   END IF;
 END
 $$;
+-- Supabase's own auth.uid(), auth.role(), auth.email() and auth.jwt() stay, and go back to what Supabase grants:
+-- EXECUTE to PUBLIC. The explicit grants to the request roles above were ours; taking them back changes nothing
+-- anyone can do while PUBLIC holds EXECUTE, and where it does not they are left alone.
+DO $$
+DECLARE
+  fn text;
+BEGIN
+  FOREACH fn IN ARRAY ARRAY['auth.uid()', 'auth.role()', 'auth.email()', 'auth.jwt()'] LOOP
+    IF to_regprocedure(fn) IS NOT NULL AND EXISTS (
+         SELECT 1 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+         WHERE p.oid = to_regprocedure(fn) AND a.grantee = 0 AND a.privilege_type = 'EXECUTE') THEN
+      EXECUTE 'REVOKE EXECUTE ON FUNCTION ' || fn || ' FROM anon, authenticated, service_role';
+    END IF;
+  END LOOP;
+END
+$$;
+-- Extensions this migration created go; ones that were there before (Supabase's pgcrypto and uuid-ossp, a
+-- project's pg_trgm) stay. A catalog row made by the transaction that applied this migration carries the same
+-- xmin as the migration's own row in supabase_migrations.schema_migrations (written in that transaction, never
+-- updated), which is how the runner's history tells one from the other. Without that row (applied by hand) or
+-- with other objects using an extension, it is kept.
+DO $$
+DECLARE
+  applied xid;
+  ext text;
+BEGIN
+  IF to_regclass('supabase_migrations.schema_migrations') IS NULL THEN
+    RETURN;
+  END IF;
+  EXECUTE 'SELECT xmin FROM supabase_migrations.schema_migrations WHERE version = $1'
+    INTO applied USING '20251001000000';
+  IF applied IS NULL THEN
+    RETURN;
+  END IF;
+  FOREACH ext IN ARRAY ARRAY['pg_trgm', 'pgcrypto', 'uuid-ossp'] LOOP
+    IF EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = ext AND e.xmin = applied) THEN
+      BEGIN
+        EXECUTE format('DROP EXTENSION %I', ext);
+      EXCEPTION WHEN dependent_objects_still_exist THEN
+        RAISE NOTICE 'keeping extension %: other objects use it', ext;
+      END;
+    END IF;
+  END LOOP;
+  -- The schema row is also rewritten by the GRANT above, so only an empty one goes.
+  IF EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = 'extensions' AND n.xmin = applied)
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                     WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = 'extensions'::regnamespace) THEN
+    DROP SCHEMA extensions;
+  END IF;
+END
+$$;
 */

@@ -26,8 +26,8 @@ class InvalidToken(ValueError):
 @dataclass(frozen=True)
 class TokenRules:
     secret: str
-    issuer: str | None = None
-    audience: str | None = None
+    issuer: str | tuple[str, ...] | None = None  # when verifying, any of several may be accepted
+    audience: str | tuple[str, ...] | None = None
     leeway_seconds: int = 30
 
     def __repr__(self) -> str:  # the secret never reaches a log line

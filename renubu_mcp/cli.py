@@ -144,19 +144,26 @@ def _print_local_welcome(settings: Settings) -> None:
     import json
 
     from .auth import TokenRules, mint_token
+    from .authserver import policy
     from .demo import DEMO_USERS
     from .embedded import EmbeddedCluster
 
-    rules = TokenRules(settings.jwt_secret or EmbeddedCluster(settings.data_dir).jwt_secret(),
-                       settings.jwt_issuer, settings.jwt_audience)
+    cluster = EmbeddedCluster(settings.data_dir)
+    rules = TokenRules(settings.jwt_secret or cluster.jwt_secret(), settings.jwt_issuer, settings.jwt_audience)
     url = f"{settings.base_url}/mcp"
     tokens = {user.email: mint_token(rules, user.id, user.email, ttl_seconds=12 * 3600) for user in DEMO_USERS}
-    print(f"renubu-mcp is serving MCP at {url} (demo data; tokens valid 12 hours)\n")
+    print(f"renubu-mcp is serving MCP at {url} (demo data)\n")
+    if policy.enabled(settings):
+        print(f"Clients sign in by themselves: as any demo user, with the password {cluster.demo_password()}\n")
+    print("Or send a token (valid 12 hours):")
     for email, token in tokens.items():
         print(f"  {email:<20} {token}")
-    config = {"mcpServers": {"renubu": {"type": "http", "url": url,
-                                        "headers": {"Authorization": f"Bearer {tokens['alice@example.com']}"}}}}
-    print("\nClient configuration (as alice):\n" + json.dumps(config, indent=2), flush=True)
+    entry: dict = {"type": "http", "url": url}
+    if not policy.enabled(settings):
+        entry["headers"] = {"Authorization": f"Bearer {tokens['alice@example.com']}"}
+    config = {"mcpServers": {"renubu": entry}}
+    who = " (the client signs in)" if "headers" not in entry else " (as alice)"
+    print(f"\nClient configuration{who}:\n" + json.dumps(config, indent=2), flush=True)
 
 
 def _tools(args: argparse.Namespace) -> int:
@@ -296,8 +303,40 @@ def _db(args: argparse.Namespace) -> int:
         elif args.db_command == "seed":
             if not args.demo:
                 raise ConfigError("say which seed to load: renubu-mcp db seed --demo")
-            asyncio.run(runner.seed_demo(dsn))
-            print("demo data loaded")
+            if args.remove:
+                asyncio.run(runner.remove_demo(dsn))
+                print("demo data removed")
+                return 0
+            password = _demo_password(settings)
+            if asyncio.run(runner.seed_demo(dsn, demo_password=password)):
+                print(f"demo data loaded; the demo users sign in with the password {password}")
+            else:
+                print("the demo data is loaded already; nothing changed")
+    return 0
+
+
+def _demo_password(settings: Settings) -> str:
+    """The embedded cluster's demo password, or a new random one for another database (printed once)."""
+    if settings.embedded:
+        from .embedded import EmbeddedCluster
+
+        return EmbeddedCluster(settings.data_dir).demo_password()
+    import secrets
+
+    return secrets.token_urlsafe(12)
+
+
+def _users(args: argparse.Namespace) -> int:
+    """Set the password a user signs in with (read from a prompt or stdin), as the schema owner."""
+    from . import users
+
+    settings = Settings.from_env()
+    password = users.read_new_password()
+    with _owner_dsn(settings) as dsn:
+        user_id = asyncio.run(users.set_password(dsn, args.email, password))
+    if user_id is None:
+        raise ConfigError(f"no user has the email {args.email!r}; nothing was changed")
+    print(f"password set for {args.email}")
     return 0
 
 
@@ -369,6 +408,14 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("status", help="list migrations and whether each is applied")
     seed = db_commands.add_parser("seed", help="load seed data")
     seed.add_argument("--demo", action="store_true", help="load the demo data set")
+    seed.add_argument("--remove", action="store_true", help="remove exactly what the demo seed inserted")
+
+    users = commands.add_parser("users", help="users' sign-in passwords (runs as the schema owner)")
+    users.set_defaults(handler=_users)
+    users_commands = users.add_subparsers(dest="users_command", metavar="USERS_COMMAND", required=True)
+    set_password = users_commands.add_parser(
+        "set-password", help="set a user's password, read from a prompt or stdin (never the command line)")
+    set_password.add_argument("--email", required=True, help="the user's email")
 
     tokens = commands.add_parser("tokens", help="integration secrets at rest (runs as the schema owner)")
     tokens.set_defaults(handler=_tokens)

@@ -36,7 +36,14 @@ ENVIRONMENT: dict[str, tuple[str, bool]] = {
     "RENUBU_HOST": ("HTTP transport: address to bind", False),
     "RENUBU_PORT": ("HTTP transport: port", False),
     "RENUBU_PUBLIC_URL": ("How clients and OAuth providers reach this server; sets the OAuth redirect URI", False),
-    "RENUBU_AUTH_SERVER_URL": ("Authorization server named in the protected resource metadata", False),
+    "RENUBU_AUTH_SERVER_URL": ("External authorization server named in the protected resource metadata (unset: "
+                               "this server signs clients in itself)", False),
+    "RENUBU_BUILTIN_AUTH_SERVER": ("HTTP: false turns off the built-in OAuth authorization server (sign-in page) "
+                                   "when no external one is named", False),
+    "RENUBU_ACCESS_TOKEN_TTL_SECONDS": ("Lifetime of the access tokens the built-in authorization server issues, "
+                                        "in seconds", False),
+    "RENUBU_REFRESH_TOKEN_TTL_DAYS": ("Lifetime of an unused refresh token from the built-in authorization server, "
+                                      "in days", False),
     "RENUBU_ALLOWED_HOSTS": ("HTTP: extra Host header values to accept (comma-separated)", False),
     "RENUBU_ALLOWED_ORIGINS": ("HTTP: extra Origin header values to accept (comma-separated)", False),
 }
@@ -56,6 +63,15 @@ def _default_data_dir() -> Path:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _switch(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        raise ConfigError(f"RENUBU_{name} takes true or false, not {value!r}")
+    return _flag(word)
 
 
 def parse_toolsets(value: str | None) -> tuple[str, ...]:
@@ -115,7 +131,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None  # how clients reach this server; default http://host:port
-    auth_server_url: str | None = None  # advertised in the protected resource metadata
+    auth_server_url: str | None = None  # an external authorization server, advertised in the resource metadata
+    builtin_auth_server: bool = True  # without an external one, this server signs MCP clients in (authserver/)
+    access_token_ttl_seconds: int = 3600
+    refresh_token_ttl_days: int = 30
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     read_only: bool = False
@@ -145,6 +164,10 @@ class Settings:
             port=_port(get("PORT")),
             public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
             auth_server_url=get("AUTH_SERVER_URL"),
+            builtin_auth_server=_switch("BUILTIN_AUTH_SERVER", get("BUILTIN_AUTH_SERVER"), True),
+            access_token_ttl_seconds=_whole_number("ACCESS_TOKEN_TTL_SECONDS", get("ACCESS_TOKEN_TTL_SECONDS"), 3600,
+                                                   60, 86_400),
+            refresh_token_ttl_days=_whole_number("REFRESH_TOKEN_TTL_DAYS", get("REFRESH_TOKEN_TTL_DAYS"), 30, 1, 365),
             allowed_hosts=_list(get("ALLOWED_HOSTS")),
             allowed_origins=_list(get("ALLOWED_ORIGINS")),
             read_only=_flag(get("READ_ONLY")),

@@ -654,6 +654,10 @@ class EmbeddedCluster:
         """The secret that signs local access tokens (renubu-mcp token): made once into jwt.secret (0600)."""
         return self._private_secret(self.data_dir / "jwt.secret")
 
+    def demo_password(self) -> str:
+        """The demo users' password for signing in (printed at start): made once into demo.password (0600)."""
+        return self._private_secret(self.data_dir / "demo.password")
+
     def _private_secret(self, path: Path) -> str:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():

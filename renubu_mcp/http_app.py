@@ -13,6 +13,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from .authserver import policy as auth_policy
+from .authserver import routes as auth_routes
+from .bearer import BearerTokenVerifier
 from .config import Settings
 from .context import AppState
 from .oauth.connect import CONNECT_PATH, WEBHOOK_PATH
@@ -41,7 +44,8 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
-def register_routes(server: MCPServer, app: Callable[[], AppState]) -> None:
+def register_routes(server: MCPServer, app: Callable[[], AppState], settings: Settings,
+                    verifier: BearerTokenVerifier) -> None:
     """The non-MCP routes of the HTTP app (public: they sit outside the bearer check)."""
 
     @server.custom_route("/healthz", methods=["GET"])
@@ -61,6 +65,11 @@ def register_routes(server: MCPServer, app: Callable[[], AppState]) -> None:
     server.custom_route(CONNECT_PATH + "/{token}", methods=["GET", "POST"])(connect_endpoint(app))
     # Where other products deliver webhooks (no bearer token: each delivery is signed with the install's secret).
     server.custom_route(WEBHOOK_PATH + "/{install_id}", methods=["POST"])(webhook_endpoint(app))
+    # Where MCP clients sign their users in, unless an external authorization server is named.
+    if auth_policy.enabled(settings):
+        auth_routes.register(server, settings, app, verifier.forget_grant)
+    elif settings.builtin_auth_server and not auth_policy.external(settings):
+        log.warning("no RENUBU_JWT_SECRET and no external authorization server: clients cannot sign in here")
 
 
 def build_http_app(server: MCPServer, settings: Settings) -> Starlette:

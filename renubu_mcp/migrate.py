@@ -13,19 +13,25 @@ import asyncpg
 
 import renubu_mcp
 
+from .statements import fingerprint, split_statements
+
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(renubu_mcp.__file__).parent
 DEFAULT_MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 DEMO_SEED_FILE = PACKAGE_DIR / "seeds" / "demo.sql"
+DEMO_REMOVE_FILE = PACKAGE_DIR / "seeds" / "demo_remove.sql"
+# The seed is loaded already when its first customer exists (the seed itself checks the same row).
+_DEMO_MARKER = "SELECT EXISTS (SELECT 1 FROM public.customers WHERE id = '10000000-0000-4000-8000-000000000001')"
 
 FILE_NAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 ROLLBACK_START = "/* ROLLBACK"
 # A fixed 64-bit key for pg_advisory_lock, so every runner against one database queues on the same lock.
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"renubu_mcp.migrate").digest()[:8], "big", signed=True)
 
-# The Supabase CLI's own table, so `supabase migration list` and this runner agree on what is applied.
-# checksum and applied_at are extra nullable columns the CLI ignores.
+# The Supabase CLI's own table, so `supabase migration list` and this runner agree on what is applied. statements
+# holds one element per statement, as the CLI writes it (so `supabase migration fetch` rebuilds the file);
+# checksum (statements.fingerprint) and applied_at are extra nullable columns the CLI ignores.
 RECORDS_DDL = """
 CREATE SCHEMA IF NOT EXISTS supabase_migrations;
 CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (
@@ -49,7 +55,9 @@ class Migration:
     path: Path
     up_sql: str
     down_sql: str | None  # None: the file has no rollback block
-    checksum: str  # sha256 of the whole file's bytes
+    statements: list[str]  # the whole file split as the Supabase CLI splits it (the rollback block included)
+    checksum: str  # statements.fingerprint(): what the file runs, without its comments and layout
+    file_sha256: str  # sha256 of the file's bytes: the checksum recorded before fingerprints
 
     @property
     def filename(self) -> str:
@@ -70,6 +78,21 @@ class _Record:
     name: str | None
     checksum: str | None
     applied_at: datetime | None
+    statements: list[str] | None
+
+    def differs_from(self, m: Migration) -> bool:
+        """Whether what the file runs now differs from what was applied.
+
+        The recorded statements decide (this runner's, the Supabase CLI's, or one element holding the whole up
+        SQL as this runner wrote them before): comments, the rollback block and layout do not count, so a file
+        fetched with `supabase migration fetch` is not edited, nor one whose rollback block was fixed. A record
+        without statements is judged by its checksum, of either kind; one with neither is taken as applied.
+        """
+        if self.statements is not None:
+            return fingerprint(";\n".join(self.statements)) != m.checksum
+        if self.checksum is not None:
+            return self.checksum not in (m.checksum, m.file_sha256)
+        return False
 
 
 # --- reading files -------------------------------------------------------------------------------
@@ -87,9 +110,10 @@ def split_rollback(text: str, filename: str = "<migration>") -> tuple[str, str |
     end = rest.rfind("*/")
     if end < 0:
         raise MigrationError(f"migration {filename}: the /* ROLLBACK block is never closed with */")
-    trailing = [line for line in rest[end + 2:].splitlines() if line.strip()]
-    if any(not line.lstrip().startswith("--") for line in trailing):
-        # SQL after the block would belong to neither direction.
+    trailing = [line for line in rest[end + 2:].splitlines() if line.strip(" \t;")]
+    if any(not line.lstrip(" \t;").startswith("--") for line in trailing):
+        # SQL after the block would belong to neither direction. (A `;` may follow: `supabase migration fetch`
+        # ends every statement with one, the block included.)
         raise MigrationError(f"migration {filename}: only comments may follow the rollback block's closing */")
     return up, rest[:end]
 
@@ -112,7 +136,9 @@ def parse_migration(path: Path) -> Migration:
         path=path,
         up_sql=up,
         down_sql=down,
-        checksum=hashlib.sha256(data).hexdigest(),
+        statements=split_statements(text),
+        checksum=fingerprint(text),
+        file_sha256=hashlib.sha256(data).hexdigest(),
     )
 
 
@@ -147,13 +173,14 @@ async def _read_records(conn: asyncpg.Connection) -> dict[str, _Record]:
     )
     # A table made by the Supabase CLI alone has neither extra column until migrate() adds them.
     extras = "checksum, applied_at" if has_extras else "NULL::text AS checksum, NULL::timestamptz AS applied_at"
-    rows = await conn.fetch(f"SELECT version, name, {extras} FROM supabase_migrations.schema_migrations")
-    return {r["version"]: _Record(r["version"], r["name"], r["checksum"], r["applied_at"]) for r in rows}
+    rows = await conn.fetch(f"SELECT version, name, statements, {extras} FROM supabase_migrations.schema_migrations")
+    return {r["version"]: _Record(r["version"], r["name"], r["checksum"], r["applied_at"], r["statements"])
+            for r in rows}
 
 
 def _edited_error(m: Migration) -> MigrationError:
     return MigrationError(
-        f"migration {m.filename} was edited after it was applied (its checksum changed): "
+        f"migration {m.filename} was edited after it was applied (its statements changed): "
         f"restore the file as it was and put the change in a new migration"
     )
 
@@ -204,22 +231,15 @@ async def migrate(dsn: str, migrations_dir: Path | None = None) -> list[str]:
             # Read only after the lock: another runner may have applied some while we waited.
             records = await _read_records(conn)
             by_version = {m.version: m for m in migrations}
-            edited = [
-                by_version[v] for v, r in sorted(records.items())
-                if v in by_version and r.checksum is not None and r.checksum != by_version[v].checksum
-            ]
+            edited = [by_version[v] for v, r in sorted(records.items())
+                      if v in by_version and r.differs_from(by_version[v])]
             if edited:
                 raise _edited_error(edited[0])
             missing = sorted(set(records) - set(by_version))
             if missing:
                 log.warning("applied migrations with no file here: %s", ", ".join(missing))
-            # Applied by the Supabase CLI (no checksum): adopt the file as it is now.
-            for v, r in records.items():
-                if v in by_version and r.checksum is None:
-                    await conn.execute(
-                        "UPDATE supabase_migrations.schema_migrations SET checksum = $1 WHERE version = $2",
-                        by_version[v].checksum, v,
-                    )
+            # Records are never rewritten: a rollback block may compare its row's xmin with the objects the
+            # migration made in the same transaction (see the core migration's rollback).
             latest = max(records, default="")
             applied: list[str] = []
             for m in migrations:
@@ -234,7 +254,7 @@ async def migrate(dsn: str, migrations_dir: Path | None = None) -> list[str]:
                         await conn.execute(
                             "INSERT INTO supabase_migrations.schema_migrations (version, statements, name, checksum)"
                             " VALUES ($1, $2, $3, $4)",
-                            m.version, [m.up_sql], m.name, m.checksum,
+                            m.version, m.statements, m.name, m.checksum,
                         )
                 except asyncpg.PostgresError as exc:
                     raise _failure(m, "up", m.up_sql, exc) from exc
@@ -275,7 +295,7 @@ async def rollback(dsn: str, to: str | None = None, migrations_dir: Path | None 
                     )
                 if m.down_sql is None:
                     raise MigrationError(f"migration {m.filename} has no rollback block")
-                if records[v].checksum is not None and records[v].checksum != m.checksum:
+                if records[v].differs_from(m):
                     raise _edited_error(m)
                 plan.append(m)
             undone: list[str] = []
@@ -312,7 +332,7 @@ async def status(dsn: str, migrations_dir: Path | None = None) -> list[Migration
             state = "pending"
         elif m is None:
             state = "missing-file"
-        elif r.checksum is not None and r.checksum != m.checksum:
+        elif r.differs_from(m):
             state = "edited"
         else:
             state = "applied"
@@ -321,8 +341,12 @@ async def status(dsn: str, migrations_dir: Path | None = None) -> list[Migration
     return result
 
 
-async def seed_demo(dsn: str, seed_file: Path | None = None) -> None:
-    """Load the demo data (renubu_mcp/seeds/demo.sql) in one transaction."""
+async def seed_demo(dsn: str, seed_file: Path | None = None, *, demo_password: str | None = None) -> bool:
+    """Load the demo data (renubu_mcp/seeds/demo.sql) in one transaction; False when it was there already.
+
+    demo_password: the demo users' password (bcrypt, as Supabase's Auth server stores it); without one they have
+    none. It reaches the seed as a transaction-local setting, a bind parameter, never in SQL text.
+    """
     path = Path(seed_file) if seed_file is not None else DEMO_SEED_FILE
     if not path.is_file():
         raise MigrationError(f"demo seed file {path} does not exist")
@@ -330,8 +354,27 @@ async def seed_demo(dsn: str, seed_file: Path | None = None) -> None:
     conn = await _connect(dsn)
     try:
         async with conn.transaction():
+            if await conn.fetchval("SELECT to_regclass('public.customers') IS NOT NULL") and await conn.fetchval(
+                    _DEMO_MARKER):
+                return False
+            if demo_password:
+                await conn.execute("SELECT set_config('renubu.demo_password', $1, true)", demo_password)
             await conn.execute(sql)
+            return True
     except asyncpg.PostgresError as exc:
         raise MigrationError(f"demo seed {path.name} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        await conn.close()
+
+
+async def remove_demo(dsn: str) -> None:
+    """Delete exactly what the demo seed inserted (renubu_mcp/seeds/demo_remove.sql), in one transaction."""
+    sql = DEMO_REMOVE_FILE.read_text(encoding="utf-8")
+    conn = await _connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(sql)
+    except asyncpg.PostgresError as exc:
+        raise MigrationError(f"removing the demo data failed: {type(exc).__name__}: {exc}") from exc
     finally:
         await conn.close()

@@ -15,7 +15,7 @@ from . import migrate
 from .auth import InvalidToken, TokenRules, principal_from_claims, verify_token
 from .config import ConfigError, Settings
 from .db import FIND_ACTIVE_USER, Database, Principal
-from .demo import ALICE
+from .demo import ALICE, give_demo_users_a_password
 from .embedded import EmbeddedCluster, EmbeddedError, run_async, stop_using_all
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,12 @@ def _prepare_embedded(cluster: EmbeddedCluster) -> None:
         applied = run_async(lambda: migrate.migrate(cluster.owner_dsn()))
         if applied:
             log.info("applied migrations %s", ", ".join(applied))
+        demo_password = cluster.demo_password()
         if created:
-            run_async(lambda: migrate.seed_demo(cluster.owner_dsn()))
+            run_async(lambda: migrate.seed_demo(cluster.owner_dsn(), demo_password=demo_password))
             log.info("loaded the demo data into the new embedded database")
+        else:
+            run_async(lambda: give_demo_users_a_password(cluster.owner_dsn(), demo_password))
 
 
 def exit_on_signals() -> None:

@@ -107,9 +107,10 @@ def build_server(
         return running[-1]
 
     auth: dict[str, Any] = {}
-    if not stdio_user:
+    verifier = None if stdio_user else BearerTokenVerifier(settings, app)
+    if verifier is not None:
         auth = {
-            "token_verifier": BearerTokenVerifier(settings, app),
+            "token_verifier": verifier,
             "auth": AuthSettings(
                 issuer_url=settings.auth_server_url or settings.base_url,
                 resource_server_url=f"{settings.base_url}/mcp",
@@ -134,7 +135,7 @@ def build_server(
         **auth,
     )
     resources.register(server, settings.toolsets, app=app)
-    if not stdio_user:
-        http_app.register_routes(server, app)
+    if verifier is not None:
+        http_app.register_routes(server, app, settings, verifier)
     prompts.register(server, settings.toolsets)
     return server

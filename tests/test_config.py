@@ -18,6 +18,16 @@ def test_the_numeric_settings_default_to_what_the_readme_says():
     assert (settings.statement_timeout_ms, settings.pool_max_size, settings.pool_idle_seconds) == (15_000, 10, 300)
 
 
+def test_the_sign_in_settings_default_to_what_the_readme_says_and_are_read():
+    settings = Settings.from_env({})
+    assert (settings.builtin_auth_server, settings.access_token_ttl_seconds, settings.refresh_token_ttl_days) == (
+        True, 3600, 30)
+    settings = Settings.from_env({"RENUBU_BUILTIN_AUTH_SERVER": "off", "RENUBU_ACCESS_TOKEN_TTL_SECONDS": "600",
+                                  "RENUBU_REFRESH_TOKEN_TTL_DAYS": "7"})
+    assert (settings.builtin_auth_server, settings.access_token_ttl_seconds, settings.refresh_token_ttl_days) == (
+        False, 600, 7)
+
+
 def test_numeric_settings_are_read_from_the_environment():
     settings = Settings.from_env({"RENUBU_STATEMENT_TIMEOUT_MS": "2500", "RENUBU_POOL_MAX_SIZE": "4",
                                   "RENUBU_POOL_IDLE_SECONDS": "60"})
@@ -32,6 +42,9 @@ def test_numeric_settings_are_read_from_the_environment():
     ("POOL_MAX_SIZE", "ten", "takes a whole number, not 'ten'"),
     ("POOL_IDLE_SECONDS", "0", "must be between 1 and 86400, not 0"),
     ("POOL_IDLE_SECONDS", "86401", "must be between 1 and 86400, not 86401"),
+    ("ACCESS_TOKEN_TTL_SECONDS", "59", "must be between 60 and 86400, not 59"),
+    ("REFRESH_TOKEN_TTL_DAYS", "0", "must be between 1 and 365, not 0"),
+    ("BUILTIN_AUTH_SERVER", "maybe", "takes true or false, not 'maybe'"),
 ])
 def test_an_out_of_range_number_stops_start_up_naming_the_variable(name, value, says):
     with pytest.raises(ConfigError) as refused:

@@ -103,6 +103,10 @@ def test_split_rollback_takes_the_trailing_block_with_nested_comments() -> None:
     assert runner.split_rollback("SELECT 1;\n") == ("SELECT 1;\n", None)
 
 
+def test_split_rollback_accepts_the_semicolon_a_fetched_file_puts_after_the_block() -> None:
+    assert runner.split_rollback("SELECT 1;\n/* ROLLBACK\nDROP TABLE t;\n*/;\n") == ("SELECT 1;\n", "DROP TABLE t;\n")
+
+
 @pytest.mark.parametrize("text, complaint", [
     ("SELECT 1;\n/* ROLLBACK\nDROP TABLE t;\n", "never closed"),
     ("SELECT 1;\n/* ROLLBACK\nDROP TABLE t;\n*/\n-- fine\nSELECT 2;\n", "only comments"),
@@ -156,10 +160,25 @@ async def test_real_migrations_roll_back_to_nothing_and_reapply_identically(
     assert undone == applied[::-1]
     assert await user_relations(db.owner_dsn) == []
     assert await recorded_versions(db.owner_dsn) == []
+    # What the migrations created goes too: the extensions and their schema.
+    assert [r["extname"] for r in await fetch(db.owner_dsn, "SELECT extname FROM pg_extension")] == ["plpgsql"]
+    assert await fetch(db.owner_dsn, "SELECT 1 FROM pg_namespace WHERE nspname IN ('extensions', 'auth')") == []
 
     assert await runner.migrate(db.owner_dsn) == applied
     assert dump_schema(pg, db.owner_dsn) == before
     assert await runner.migrate(db.owner_dsn) == []
+
+
+@needs_real_migrations
+async def test_rolling_back_keeps_the_extensions_that_were_there_before(fresh_database: Callable) -> None:
+    db = fresh_database()
+    await fetch(db.owner_dsn, "CREATE SCHEMA extensions")
+    await fetch(db.owner_dsn, "CREATE EXTENSION pg_trgm WITH SCHEMA extensions")
+    await runner.migrate(db.owner_dsn)
+    await runner.rollback(db.owner_dsn, to="0")
+    rows = await fetch(db.owner_dsn, "SELECT extname FROM pg_extension ORDER BY 1")
+    assert [r["extname"] for r in rows] == ["pg_trgm", "plpgsql"]
+    assert len(await fetch(db.owner_dsn, "SELECT 1 FROM pg_namespace WHERE nspname = 'extensions'")) == 1
 
 
 # --- the runner (synthetic migrations) -----------------------------------------------------------
@@ -180,7 +199,9 @@ async def test_migrate_records_checksum_and_statements(fresh_database: Callable,
                                      " FROM supabase_migrations.schema_migrations ORDER BY version")
     first = runner.load_migrations(synthetic)[0]
     assert (rows[0]["version"], rows[0]["name"], rows[0]["checksum"]) == (V1, "first", first.checksum)
-    assert rows[0]["statements"] == [first.up_sql]
+    # One element per statement, as the Supabase CLI writes them: its `migration fetch` rebuilds the file.
+    assert rows[0]["statements"] == ["CREATE TABLE ran (version text)", "INSERT INTO ran VALUES ('1')",
+                                     "SELECT pg_sleep(0.2)", "/* ROLLBACK\nDROP TABLE ran;\n*/"]
     assert rows[0]["applied_at"] is not None
 
 
@@ -188,7 +209,7 @@ async def test_edited_applied_file_stops_migrate(fresh_database: Callable, synth
     db = fresh_database()
     await runner.migrate(db.owner_dsn, synthetic)
     edited = next(synthetic.glob(f"{V1}_*.sql"))
-    edited.write_text(edited.read_text() + "-- a harmless-looking edit\n")
+    edited.write_text(edited.read_text().replace("VALUES ('1')", "VALUES ('one')"))
     write_migration(synthetic, V3, "third", "CREATE TABLE third (id int);", "DROP TABLE third;")
 
     with pytest.raises(MigrationError) as caught:
@@ -199,14 +220,69 @@ async def test_edited_applied_file_stops_migrate(fresh_database: Callable, synth
     assert await user_relations(db.owner_dsn) == ["public.ran", "public.second"]
 
 
-async def test_record_without_checksum_is_adopted(fresh_database: Callable, synthetic: Path) -> None:
-    """Rows written by the Supabase CLI have no checksum: the file as it is now is taken as applied."""
+async def test_a_record_the_supabase_cli_wrote_is_checked_by_its_statements(
+    fresh_database: Callable, synthetic: Path
+) -> None:
+    """The CLI writes statements but no checksum: its rows are held to the file all the same, and left as written."""
     db = fresh_database()
     await runner.migrate(db.owner_dsn, synthetic)
-    await fetch(db.owner_dsn, "UPDATE supabase_migrations.schema_migrations SET checksum = NULL")
+    await fetch(db.owner_dsn, "UPDATE supabase_migrations.schema_migrations SET checksum = NULL, applied_at = NULL")
     assert await runner.migrate(db.owner_dsn, synthetic) == []
-    rows = await fetch(db.owner_dsn, "SELECT checksum FROM supabase_migrations.schema_migrations ORDER BY version")
-    assert [r["checksum"] for r in rows] == [m.checksum for m in runner.load_migrations(synthetic)]
+    assert [s.state for s in await runner.status(db.owner_dsn, synthetic)] == ["applied", "applied"]
+    rows = await fetch(db.owner_dsn, "SELECT checksum FROM supabase_migrations.schema_migrations")
+    assert [r["checksum"] for r in rows] == [None, None]
+    second = next(synthetic.glob(f"{V2}_*.sql"))
+    second.write_text(second.read_text().replace("(id int)", "(id bigint)"))
+    assert [s.state for s in await runner.status(db.owner_dsn, synthetic)] == ["applied", "edited"]
+    with pytest.raises(MigrationError, match=f"{second.name} was edited"):
+        await runner.migrate(db.owner_dsn, synthetic)
+
+
+async def test_a_file_rebuilt_by_supabase_migration_fetch_is_not_edited_and_still_rolls_back(
+    fresh_database: Callable, synthetic: Path
+) -> None:
+    db = fresh_database()
+    await runner.migrate(db.owner_dsn, synthetic)
+    # What `supabase migration fetch` writes: the recorded statements joined by ";\n", and a final ";\n".
+    for row in await fetch(db.owner_dsn, "SELECT version, name, statements FROM supabase_migrations.schema_migrations"):
+        (synthetic / f"{row['version']}_{row['name']}.sql").write_text(";\n".join(row["statements"]) + ";\n")
+    assert [s.state for s in await runner.status(db.owner_dsn, synthetic)] == ["applied", "applied"]
+    assert await runner.migrate(db.owner_dsn, synthetic) == []
+    assert await runner.rollback(db.owner_dsn, to="0", migrations_dir=synthetic) == [V2, V1]
+    assert await user_relations(db.owner_dsn) == []
+
+
+async def test_a_fixed_rollback_block_or_comment_is_not_an_edit_and_the_fixed_block_runs(
+    fresh_database: Callable, synthetic: Path
+) -> None:
+    db = fresh_database()
+    await runner.migrate(db.owner_dsn, synthetic)
+    first = next(synthetic.glob(f"{V1}_*.sql"))
+    text = first.read_text().replace("DROP TABLE ran;", "DROP TABLE ran;\nCREATE TABLE undone (id int);")
+    first.write_text("-- a comment added later\n" + text.replace("\n\n", "\n   \n"))
+    assert [s.state for s in await runner.status(db.owner_dsn, synthetic)] == ["applied", "applied"]
+    await runner.rollback(db.owner_dsn, to="0", migrations_dir=synthetic)
+    assert await user_relations(db.owner_dsn) == ["public.undone"]
+
+
+async def test_a_record_from_the_earlier_runner_is_judged_by_its_statements(
+    fresh_database: Callable, synthetic: Path
+) -> None:
+    """Before, one element held the whole up SQL and the checksum covered the file: a fixed rollback block in such
+    a file is not an edit, a changed statement is."""
+    db = fresh_database()
+    await runner.migrate(db.owner_dsn, synthetic)
+    for m in runner.load_migrations(synthetic):
+        await fetch(db.owner_dsn, "UPDATE supabase_migrations.schema_migrations SET statements = $1, checksum = $2"
+                                  " WHERE version = $3", [m.up_sql], m.file_sha256, m.version)
+    first = next(synthetic.glob(f"{V1}_*.sql"))
+    first.write_text(first.read_text().replace("DROP TABLE ran;", "DROP TABLE IF EXISTS ran;"))
+    assert [s.state for s in await runner.status(db.owner_dsn, synthetic)] == ["applied", "applied"]
+    first.write_text(first.read_text().replace("SELECT pg_sleep(0.2)", "SELECT pg_sleep(0.1)"))
+    assert [s.state for s in await runner.status(db.owner_dsn, synthetic)] == ["edited", "applied"]
+    # Without statements, the old whole-file checksum still vouches for an untouched file.
+    await fetch(db.owner_dsn, "UPDATE supabase_migrations.schema_migrations SET statements = NULL")
+    assert [s.state for s in await runner.status(db.owner_dsn, synthetic)] == ["edited", "applied"]
 
 
 async def test_failed_migration_applies_nothing_of_itself(fresh_database: Callable, synthetic: Path) -> None:
@@ -224,7 +300,7 @@ async def test_status_shows_every_state(fresh_database: Callable, synthetic: Pat
         (V1, "pending"), (V2, "pending")]
     await runner.migrate(db.owner_dsn, synthetic)
     edited = next(synthetic.glob(f"{V2}_*.sql"))
-    edited.write_text(edited.read_text() + "-- edited\n")
+    edited.write_text(edited.read_text().replace("VALUES ('2')", "VALUES ('2'), ('3')"))
     write_migration(synthetic, V3, "third", "CREATE TABLE third (id int);", "DROP TABLE third;")
     await fetch(db.owner_dsn, "INSERT INTO supabase_migrations.schema_migrations (version, name)"
                               " VALUES ('20240101000000', 'gone')")

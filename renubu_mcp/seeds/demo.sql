@@ -8,7 +8,12 @@
 -- No psql meta-commands: it also runs through asyncpg's simple-query execute.
 --
 -- ID SCHEME (all uuid literals; NN / NNN are zero-padded decimal digits)
---   users             00000000-0000-4000-8000-00000000000N   (renubu_mcp/demo.py)
+--   users             00000000-0000-4000-8000-00000000000N   (renubu_mcp/demo.py), written as Supabase's Auth
+--                     server writes a confirmed email sign-up (instance_id, aud and role, a bcrypt password, an
+--                     `email` row in auth.identities), so they sign in through Supabase Auth and through this
+--                     server's own sign-in page alike. The password is the transaction's `renubu.demo_password`
+--                     setting (migrate.seed_demo sets it); without one they get none (`renubu-mcp users
+--                     set-password` gives one later).
 --                       ...01 admin@example.com  Ada Admin     admin
 --                       ...02 alice@example.com  Alice Chen    csm
 --                       ...03 bob@example.com    Bob Martinez  csm
@@ -80,7 +85,9 @@
 -- Help articles: 8 (6 published, 2 unpublished). Features: 16 (every status), feature_updates:
 -- 16 'created' + 6 changes + 2 notes. Marketplace: 9 mcp_integrations (no secrets, no installs).
 --
--- ROW COUNTS after a load: auth.users 4, profiles 4, customers 50, customer_assignments 48,
+-- REMOVAL: seeds/demo_remove.sql (`renubu-mcp db seed --demo --remove`) deletes exactly these rows again.
+--
+-- ROW COUNTS after a load: auth.users 4, auth.identities 4, profiles 4, customers 50, customer_assignments 48,
 -- contacts 127, workflow_executions 17, workflow_tasks 36, workflow_actions 32,
 -- workflow_conditions 2, documentation 20, documentation_versions 25, releases 2 (0.2.0 current),
 -- help_articles 8, features 16, feature_updates 24, mcp_integrations 9, user_integrations 0,
@@ -94,6 +101,7 @@ DECLARE
   alice_id constant uuid := '00000000-0000-4000-8000-000000000002';
   bob_id   constant uuid := '00000000-0000-4000-8000-000000000003';
   pat_id   constant uuid := '00000000-0000-4000-8000-000000000004';
+  demo_password constant text := nullif(current_setting('renubu.demo_password', true), '');
 BEGIN
   IF EXISTS (SELECT 1 FROM public.customers WHERE id = '10000000-0000-4000-8000-000000000001') THEN
     RAISE NOTICE 'renubu demo data already present: nothing to do';
@@ -101,13 +109,26 @@ BEGIN
   END IF;
 
   -- Users --------------------------------------------------------------------------------------
-  -- on_auth_user_created makes each profile (role 'user'); then set names and roles.
-  INSERT INTO auth.users (id, email, raw_user_meta_data) VALUES
-    (admin_id, 'admin@example.com', '{"full_name": "Ada Admin"}'),
-    (alice_id, 'alice@example.com', '{"full_name": "Alice Chen"}'),
-    (bob_id,   'bob@example.com',   '{"full_name": "Bob Martinez"}'),
-    (pat_id,   'pat@example.com',   '{"full_name": "Pat Patel"}')
+  -- As the Auth server writes a confirmed email sign-up. on_auth_user_created makes each profile (role 'user');
+  -- then set names and roles.
+  INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
+                          raw_app_meta_data, raw_user_meta_data, created_at, updated_at, is_sso_user, is_anonymous)
+  SELECT '00000000-0000-0000-0000-000000000000', v.id, 'authenticated', 'authenticated', v.email,
+         CASE WHEN demo_password IS NOT NULL THEN renubu_auth.hash_password(demo_password) END, now(),
+         '{"provider": "email", "providers": ["email"]}', jsonb_build_object('full_name', v.full_name), now(), now(),
+         false, false
+  FROM (VALUES
+    (admin_id, 'admin@example.com', 'Ada Admin'),
+    (alice_id, 'alice@example.com', 'Alice Chen'),
+    (bob_id,   'bob@example.com',   'Bob Martinez'),
+    (pat_id,   'pat@example.com',   'Pat Patel')
+  ) AS v (id, email, full_name)
   ON CONFLICT DO NOTHING;
+  INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at)
+  SELECT u.id::text, u.id, jsonb_build_object('sub', u.id::text, 'email', u.email, 'email_verified', true), 'email',
+         now(), now()
+  FROM auth.users u WHERE u.id IN (admin_id, alice_id, bob_id, pat_id)
+  ON CONFLICT (provider_id, provider) DO NOTHING;
 
   -- In case the users pre-existed without profiles.
   INSERT INTO public.profiles (id, email, full_name)
@@ -271,7 +292,8 @@ BEGIN
          '+1-555-01' || lpad(((c.n * 4 + j) % 100)::text, 2, '0'),
          j = 1,
          coalesce(a.user_id, admin_id)
-  FROM (SELECT cu.id, cu.domain, substring(cu.id::text FROM 25)::int AS n FROM public.customers cu) AS c
+  FROM (SELECT cu.id, cu.domain, substring(cu.id::text FROM 25)::int AS n FROM public.customers cu
+        WHERE cu.id::text LIKE '10000000-0000-4000-8000-%') AS c
   CROSS JOIN LATERAL generate_series(1, 4 - (c.n - 1) % 4) AS j
   CROSS JOIN LATERAL (SELECT (ARRAY[
       'Maria', 'James', 'Priya', 'David', 'Sofia', 'Michael', 'Aisha', 'Robert', 'Elena', 'Daniel',
@@ -745,7 +767,9 @@ $md$)
   ) AS d (id, slug, title, category, content);
 
   -- Release 0.1.0: every doc that exists now.
-  PERFORM public.create_release_snapshot('0.1.0', current_date - 90, NULL);
+  -- The demo's own documents only: the seed never adds versions to documents that were there before it.
+  PERFORM public.create_release_snapshot('0.1.0', current_date - 90, ARRAY(
+    SELECT d.slug FROM public.documentation d WHERE d.id::text LIKE '40000000-0000-4000-8000-%' ORDER BY d.id));
 
   -- Edits for 0.2.0, then the new release's notes.
   UPDATE public.documentation SET content = content || $md$
@@ -791,8 +815,10 @@ $md$, admin_id);
     'renewals-playbook', 'risk-scoring', 'workflow-snoozing', 'mcp-server-usage',
     'integrations-overview', 'release-notes-0-2']);
 
-  UPDATE public.documentation SET created_by = admin_id WHERE created_by IS NULL;
-  UPDATE public.documentation_versions SET created_by = admin_id WHERE created_by IS NULL;
+  UPDATE public.documentation SET created_by = admin_id
+  WHERE created_by IS NULL AND id::text LIKE '40000000-0000-4000-8000-%';
+  UPDATE public.documentation_versions SET created_by = admin_id
+  WHERE created_by IS NULL AND doc_id::text LIKE '40000000-0000-4000-8000-%';
   UPDATE public.releases SET created_by = admin_id, name = 'Foundations',
     notes = 'Customers, contacts, assignments, renewal workflows, documentation and feature tracking.'
   WHERE version = '0.1.0';

@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.requests import Request
@@ -22,12 +22,12 @@ from starlette.routing import Route
 from ..oauth import connect
 from ..oauth.connect import CONNECT_PATH, Link, LinkUnavailable
 from ..oauth.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, TOLERANCE_S
+from .forms import cross_site, read_form
 from .pages import esc, paragraph, render_page
 
 log = logging.getLogger(__name__)
 
 COOKIE = "renubu_connect"
-MAX_FORM_BYTES = 16 * 1024
 NEW_LINK = "Ask your assistant to connect the integration again to get a new link."
 
 
@@ -95,36 +95,6 @@ def _form(app: Any, link: Link, request: Request, *, error: str | None = None, s
     return response
 
 
-def _cross_site(app: Any, request: Request) -> bool:
-    """A POST another site made the browser send. With no-referrer, a same-origin form's Origin is `null`."""
-    site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return True
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return False
-    public = urlsplit(connect.base_url(app))
-    own = {f"{request.url.scheme}://{request.headers.get('host', '')}", f"{public.scheme}://{public.netloc}"}
-    return origin.rstrip("/") not in own
-
-
-async def _read_form(request: Request) -> dict[str, str] | None:
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
-    try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=5)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if any(len(v) != 1 for v in fields.values()):
-        return None
-    return {k: v[0] for k, v in fields.items()}
-
-
 def _secret_page(app: Any, link: Link, secret: str) -> Response:
     endpoint = connect.webhook_url(app, link.install_id)
     body = (
@@ -146,7 +116,7 @@ def connect_endpoint(get_app: Callable[[], Any]) -> Callable[[Request], Any]:
     async def connect_page(request: Request) -> Response:
         app = get_app()
         token = request.path_params.get("token", "")
-        if request.method == "POST" and _cross_site(app, request):
+        if request.method == "POST" and cross_site(request, connect.base_url(app)):
             return _refused("This form was sent from another site, so nothing was stored.", 403)
         try:
             link = await connect.find_link(app, token)
@@ -160,7 +130,7 @@ def connect_endpoint(get_app: Callable[[], Any]) -> Callable[[Request], Any]:
         if request.method != "POST":
             return _form(app, link, request)
 
-        form = await _read_form(request)
+        form = await read_form(request)
         if form is None:
             return _form(app, link, request, error="The form could not be read. Try again.", status_code=400)
         if not connect.csrf_ok(app, link, request.cookies.get(COOKIE, ""), form.get("csrf", "")):

@@ -20,9 +20,10 @@ BASE_HEADERS = {
 }
 
 
-def security_headers(*, forms: bool) -> dict[str, str]:
-    """The CSP allows posting forms back to this server only on pages that have one."""
-    form_action = "'self'" if forms else "'none'"
+def security_headers(*, forms: bool, form_targets: tuple[str, ...] = ()) -> dict[str, str]:
+    """The CSP allows posting forms back to this server only on pages that have one. form_targets: where such a
+    form's answer may redirect the browser (Chromium applies form-action to that redirect too)."""
+    form_action = " ".join(("'self'", *form_targets)) if forms else "'none'"
     return {
         "Content-Security-Policy": (
             f"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action {form_action}; "
@@ -42,10 +43,11 @@ box-shadow:0 1px 3px rgba(0,0,0,.12)}}
 h1{{font-size:1.3rem;margin:0 0 .75rem;color:{colour}}}
 p{{margin:0 0 .75rem}}
 label{{display:block;font-weight:600;margin:.5rem 0 .25rem}}
-input[type=password]{{box-sizing:border-box;width:100%;padding:.5rem;font:inherit;border:1px solid #b8bfcc;
-border-radius:6px}}
+input[type=password],input[type=email]{{box-sizing:border-box;width:100%;padding:.5rem;font:inherit;
+border:1px solid #b8bfcc;border-radius:6px}}
 button{{margin-top:1rem;padding:.5rem 1.2rem;font:inherit;color:#fff;background:#1f5fbf;border:0;border-radius:6px;
 cursor:pointer}}
+button.secondary{{color:#1d2330;background:#e4e8ee;margin-left:.5rem}}
 code{{font:14px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;background:#eef1f5;padding:.1rem .3rem;
 border-radius:4px;word-break:break-all}}
 .secret{{display:block;padding:.75rem;margin:.5rem 0 1rem;font-size:15px;user-select:all}}
@@ -68,7 +70,9 @@ COLOURS = {"ok": "#176b3a", "error": "#a32020", "neutral": "#1d2330"}
 
 def render_page(
     title: str, body_html: str, *, tone: str, status_code: int = 200, forms: bool = False,
+    form_targets: tuple[str, ...] = (),
 ) -> HTMLResponse:
     """A page: `title` is escaped here; `body_html` must already be built from escaped parts."""
     page = _SHELL.format(title=esc(title), body=body_html, colour=COLOURS[tone])
-    return HTMLResponse(page, status_code=status_code, headers=security_headers(forms=forms))
+    return HTMLResponse(page, status_code=status_code,
+                        headers=security_headers(forms=forms, form_targets=form_targets))

@@ -139,13 +139,16 @@ async def test_the_health_check_reports_the_database_and_foreign_hosts_are_refus
         assert cross_site.status_code == 403
 
 
-def test_the_embedded_welcome_prints_the_url_a_working_token_per_demo_user_and_a_client_config(capsys, tmp_path):
+@pytest.mark.parametrize("builtin_auth_server", [True, False])
+def test_the_embedded_welcome_prints_the_url_the_demo_password_a_token_per_demo_user_and_a_client_config(
+    capsys, tmp_path, builtin_auth_server
+):
     from renubu_mcp.cli import _print_local_welcome
     from renubu_mcp.config import Settings
     from renubu_mcp.demo import DEMO_USERS
     from renubu_mcp.embedded import EmbeddedCluster
 
-    settings = Settings(data_dir=tmp_path, port=8123)
+    settings = Settings(data_dir=tmp_path, port=8123, builtin_auth_server=builtin_auth_server)
     _print_local_welcome(settings)
     out = capsys.readouterr().out
     assert "http://127.0.0.1:8123/mcp" in out
@@ -156,4 +159,8 @@ def test_the_embedded_welcome_prints_the_url_a_working_token_per_demo_user_and_a
         assert verify_token(lines[user.email], TokenRules(secret))["sub"] == str(user.id)
     config = json.loads(out[out.index("{"):])
     entry = config["mcpServers"]["renubu"]
-    assert entry["url"] == "http://127.0.0.1:8123/mcp" and entry["headers"]["Authorization"].startswith("Bearer ")
+    assert entry["url"] == "http://127.0.0.1:8123/mcp"
+    if builtin_auth_server:  # the client signs the user in: the password is the one the embedded seed uses
+        assert f"with the password {EmbeddedCluster(tmp_path).demo_password()}" in out and "headers" not in entry
+    else:
+        assert "password" not in out and entry["headers"]["Authorization"].startswith("Bearer ")
