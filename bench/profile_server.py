@@ -52,7 +52,8 @@ async def main() -> None:
     py_spy = shutil.which("py-spy")
     if py_spy is None:
         sys.exit("py-spy not found: pip install py-spy")
-    calls = {tool: a for _, tool, a in ladder_calls("demo")}
+    calls = {params.get("name", method): (method, params) for _, method, params in ladder_calls("demo")}
+    method, params = calls.get(args.tool, ("tools/call", {"name": args.tool, "arguments": {}}))
     with bench_cluster() as cluster:
         demo = await prepare_demo(cluster)
         with http_server(cluster.app_dsn(demo)) as server:
@@ -60,8 +61,8 @@ async def main() -> None:
             spy = subprocess.Popen([py_spy, "record", "--pid", str(server.pid), "--format", "raw", "--rate", "500",
                                     "--duration", str(int(args.seconds)), "--output", args.out, "--nonblocking"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            rate, cpu, _ = await throughput(cluster, server.port, token, args.tool, calls.get(args.tool, {}),
-                                            args.clients, args.seconds + 1, server.pid)
+            rate, cpu, _ = await throughput(cluster, server.port, token, method, params, args.clients,
+                                            args.seconds + 1, server.pid)
             spy.wait()
             print(f"{args.tool}: {rate:.0f} calls/s, server CPU {cpu:.2f} ms/call")
             print(summarise(Path(args.out), args.top))

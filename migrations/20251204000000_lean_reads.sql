@@ -37,11 +37,6 @@ CREATE OR REPLACE VIEW renubu_read.people WITH (security_barrier = true) AS
 REVOKE ALL ON renubu_read.people FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON renubu_read.people TO authenticated, service_role;
 
--- A person's display name, as the view gives it (inlined into each query: no function call per record).
-CREATE OR REPLACE FUNCTION renubu_read.name_of(p_id uuid)
-RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT (SELECT n.full_name FROM renubu_read.people n WHERE n.id = p_id)
-$$;
 
 -- Whether one wake condition of a snoozed workflow holds now (shared by waking and by the reads' "is anything
 -- due?" check, so the two cannot drift). Runs as the caller: a customer they cannot see holds nothing.
@@ -153,8 +148,8 @@ RETURNS text LANGUAGE sql STABLE AS $$
   SELECT pg_catalog.to_char(p AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 $$;
 
--- `obj` with one more field, left out when NULL. For JSON people or other products wrote, kept exactly as stored:
--- a row's own nulls are stripped, never the nulls inside such data.
+-- `obj` with one more field, left out when NULL: for JSON people or other products wrote, kept exactly as stored
+-- (a row's own nulls are stripped, never the nulls inside such data), and for fields added to a shared row.
 CREATE OR REPLACE FUNCTION renubu_read.with_field(obj json, key text, value jsonb)
 RETURNS json LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN value IS NULL THEN obj
@@ -162,15 +157,22 @@ RETURNS json LANGUAGE sql IMMUTABLE AS $$
                     || '}')::json END
 $$;
 
--- In a list (full false) a customer is a summary: no domain, and notes cut at 200 characters; get_customer has the
--- whole record.
-CREATE OR REPLACE FUNCTION renubu_read.customer_row(c public.customers, full_record boolean)
+-- The row functions below are plain expressions (no subqueries, no lookups): PostgreSQL inlines them into each
+-- query, where a function it cannot inline costs about 10 us per record (EXPLAIN ANALYZE over thousands of
+-- records, docs/performance.md). What they need from elsewhere (a customer's or a person's name, whether a
+-- workflow is the caller's own) their callers join and pass in.
+
+-- In a list (full_record false) a customer is a summary: no domain, notes cut at 200 characters, no updated_at;
+-- get_customer has the whole record. with_days adds days_until_renewal.
+CREATE OR REPLACE FUNCTION renubu_read.customer_row(c public.customers, full_record boolean, with_days boolean)
 RETURNS json LANGUAGE sql STABLE AS $$
   SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
     'id', c.id, 'name', c.name, 'domain', CASE WHEN full_record THEN c.domain END, 'industry', c.industry,
-    'arr', c.arr::float8, 'renewal_date', c.renewal_date, 'risk_score', c.risk_score,
+    'arr', c.arr::float8, 'renewal_date', c.renewal_date,
+    'days_until_renewal', CASE WHEN with_days THEN c.renewal_date - current_date END, 'risk_score', c.risk_score,
     'notes', CASE WHEN full_record OR pg_catalog.length(c.notes) <= 200 THEN c.notes
-                  ELSE pg_catalog.left(c.notes, 200) || '…' END))
+                  ELSE pg_catalog.left(c.notes, 200) || '…' END,
+    'updated_at', CASE WHEN full_record THEN renubu_read.ts(c.updated_at) END))
 $$;
 
 CREATE OR REPLACE FUNCTION renubu_read.contact_row(ct public.contacts, with_customer boolean)
@@ -180,17 +182,16 @@ RETURNS json LANGUAGE sql STABLE AS $$
     'email', ct.email, 'role', ct.role, 'phone', ct.phone, 'is_primary', CASE WHEN ct.is_primary THEN true END))
 $$;
 
--- The owner is named only when it is someone else: a user's own workflows need no owner. Inside a customer's own
--- document (with_customer false) the customer is not repeated.
+-- The owner is named only when it is someone else (show_owner): a user's own workflows need no owner. Inside a
+-- customer's own document (show_customer false) the customer is not repeated.
 CREATE OR REPLACE FUNCTION renubu_read.workflow_row(e public.workflow_executions, customer_name text,
-                                                   with_customer boolean DEFAULT true)
+                                                   owner_name text, show_customer boolean, show_owner boolean)
 RETURNS json LANGUAGE sql STABLE AS $$
   SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
-    'id', e.id,
-    'owner_id', CASE WHEN e.user_id IS DISTINCT FROM (SELECT auth.uid()) THEN e.user_id END,
-    'owner_name', CASE WHEN e.user_id IS DISTINCT FROM (SELECT auth.uid()) THEN renubu_read.name_of(e.user_id) END,
-    'customer_id', CASE WHEN with_customer THEN e.customer_id END,
-    'customer_name', CASE WHEN with_customer THEN customer_name END, 'workflow_type', e.workflow_type,
+    'id', e.id, 'owner_id', CASE WHEN show_owner THEN e.user_id END,
+    'owner_name', CASE WHEN show_owner THEN owner_name END,
+    'customer_id', CASE WHEN show_customer THEN e.customer_id END,
+    'customer_name', CASE WHEN show_customer THEN customer_name END, 'workflow_type', e.workflow_type,
     'workflow_name', e.workflow_name, 'status', e.status, 'current_slide_index', e.current_slide_index,
     'total_slides', e.total_slides, 'snoozed_until', renubu_read.ts(e.snoozed_until),
     'wake_conditions', CASE WHEN e.wake_conditions <> '[]'::jsonb THEN e.wake_conditions END,
@@ -199,38 +200,39 @@ RETURNS json LANGUAGE sql STABLE AS $$
     'updated_at', renubu_read.ts(e.updated_at)))
 $$;
 
-CREATE OR REPLACE FUNCTION renubu_read.task_row(t public.workflow_tasks, with_workflow boolean)
+CREATE OR REPLACE FUNCTION renubu_read.task_row(t public.workflow_tasks, with_workflow boolean,
+                                               assignee_name text)
 RETURNS json LANGUAGE sql STABLE AS $$
   SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
     'id', t.id, 'workflow_id', CASE WHEN with_workflow THEN t.workflow_execution_id END, 'title', t.title,
     'description', t.description, 'status', t.status, 'priority', t.priority, 'assigned_to', t.assigned_to,
-    'assignee_name', renubu_read.name_of(t.assigned_to), 'due_date', renubu_read.ts(t.due_date),
+    'assignee_name', assignee_name, 'due_date', renubu_read.ts(t.due_date),
     'snoozed_until', renubu_read.ts(t.snoozed_until), 'completed_at', renubu_read.ts(t.completed_at),
     'updated_at', renubu_read.ts(t.updated_at)))
 $$;
 
-CREATE OR REPLACE FUNCTION renubu_read.action_row(a public.workflow_actions, with_workflow boolean)
+CREATE OR REPLACE FUNCTION renubu_read.action_row(a public.workflow_actions, with_workflow boolean,
+                                                 user_name text)
 RETURNS json LANGUAGE sql STABLE AS $$
   SELECT renubu_read.with_field(pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
     'id', a.id, 'workflow_id', CASE WHEN with_workflow THEN a.workflow_execution_id END, 'task_id', a.task_id,
-    'user_id', a.user_id, 'user_name', renubu_read.name_of(a.user_id), 'action_type', a.action_type,
+    'user_id', a.user_id, 'user_name', user_name, 'action_type', a.action_type,
     'created_at', renubu_read.ts(a.created_at))), 'action_data', a.action_data)
 $$;
 
-CREATE OR REPLACE FUNCTION renubu_read.feature_row(f public.features)
+CREATE OR REPLACE FUNCTION renubu_read.feature_row(f public.features, owner_name text)
 RETURNS json LANGUAGE sql STABLE AS $$
   SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
     'slug', f.slug, 'title', f.title, 'description', f.description, 'status', f.status, 'phase', f.phase,
-    'priority', f.priority, 'owner_id', f.owner_id, 'owner_name', renubu_read.name_of(f.owner_id),
+    'priority', f.priority, 'owner_id', f.owner_id, 'owner_name', owner_name,
     'shipped_at', renubu_read.ts(f.shipped_at), 'updated_at', renubu_read.ts(f.updated_at)))
 $$;
 
-CREATE OR REPLACE FUNCTION renubu_read.release_row(r public.releases, with_notes boolean)
+CREATE OR REPLACE FUNCTION renubu_read.release_row(r public.releases, doc_count bigint, with_notes boolean)
 RETURNS json LANGUAGE sql STABLE AS $$
   SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
     'version', r.version, 'name', r.name, 'release_date', r.release_date,
-    'is_current', CASE WHEN r.is_current THEN true END,
-    'doc_count', (SELECT count(*) FROM public.documentation_versions v WHERE v.release_id = r.id),
+    'is_current', CASE WHEN r.is_current THEN true END, 'doc_count', doc_count,
     'notes', CASE WHEN with_notes THEN r.notes END))
 $$;
 
@@ -263,7 +265,7 @@ DECLARE
   v_limit int := (p ->> 'limit')::int;
   v_offset int := (p ->> 'offset')::int;
   v_ids uuid[];
-  v_rows json;
+  v_rows json[];
   v_order text;
 BEGIN
   IF NOT (SELECT public.is_admin()) THEN
@@ -275,7 +277,7 @@ BEGIN
     END IF;
   END IF;
   IF v_ids IS NOT NULL THEN
-    SELECT pg_catalog.json_agg(renubu_read.customer_row(c, false) ORDER BY c.ord) INTO v_rows FROM (
+    SELECT pg_catalog.array_agg(renubu_read.customer_row(c, false, false) ORDER BY c.ord) INTO v_rows FROM (
       SELECT c, pg_catalog.row_number() OVER (ORDER BY
                CASE WHEN v_sort = 'name' THEN c.name END,
                CASE WHEN v_sort = 'renewal_date' THEN c.renewal_date END NULLS LAST,
@@ -294,7 +296,7 @@ BEGIN
                            WHEN 'arr' THEN 'c.arr DESC, c.id'
                            ELSE 'c.name ASC, c.id' END;
     EXECUTE pg_catalog.format(
-      'SELECT pg_catalog.json_agg(renubu_read.customer_row(c, false) ORDER BY %1$s) FROM ('
+      'SELECT pg_catalog.array_agg(renubu_read.customer_row(c, false, false) ORDER BY %1$s) FROM ('
       '  SELECT c.* FROM public.customers c WHERE c.deleted_at IS NULL'
       '    AND ($1::text IS NULL OR c.name ILIKE $1) AND ($2::date IS NULL OR c.renewal_date >= $2)'
       '    AND ($3::date IS NULL OR c.renewal_date <= $3) AND ($4::int IS NULL OR c.risk_score >= $4)'
@@ -305,55 +307,48 @@ BEGIN
 END
 $$;
 
--- A list function reads up to lim + 1 rows: the first lim are the page, and one more means there are more.
-CREATE OR REPLACE FUNCTION renubu_read.first_rows(rows json, lim int)
-RETURNS json LANGUAGE sql IMMUTABLE AS $$
-  SELECT coalesce((SELECT pg_catalog.json_agg(r.value ORDER BY r.n)
-                   FROM pg_catalog.json_array_elements(rows) WITH ORDINALITY AS r(value, n) WHERE r.n <= lim),
-                  '[]'::json)
-$$;
-
-CREATE OR REPLACE FUNCTION renubu_read.more(rows json, lim int)
-RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN pg_catalog.json_array_length(coalesce(rows, '[]'::json)) > lim THEN true END
-$$;
-
--- {key: the page, "_more": true when there are more}.
-CREATE OR REPLACE FUNCTION renubu_read.page(key text, rows json, lim int)
+-- A list function reads up to lim + 1 records into an array: the first lim are the page, and one more means there
+-- are more. {key: the page, "_more": true when there are more}; the records are not parsed again.
+CREATE OR REPLACE FUNCTION renubu_read.page(key text, rows json[], lim int)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
-  SELECT pg_catalog.json_build_object(key, renubu_read.first_rows(rows, lim), '_more', renubu_read.more(rows, lim))::text
+  SELECT pg_catalog.json_build_object(key, coalesce(pg_catalog.array_to_json(rows[1:lim]), '[]'::json),
+                                      '_more', CASE WHEN pg_catalog.cardinality(rows) > lim THEN true END)::text
 $$;
 
 CREATE OR REPLACE FUNCTION renubu_read.get_customer(p jsonb)
 RETURNS text LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
   v_id uuid := (p ->> 'customer_id')::uuid;
+  v_me uuid := auth.uid();
   v_doc text;
 BEGIN
   WITH e AS MATERIALIZED (
     SELECT x FROM public.workflow_executions x WHERE x.customer_id = v_id AND x.deleted_at IS NULL
   )
   SELECT pg_catalog.json_build_object(
-    'customer', renubu_read.with_field(renubu_read.with_field(renubu_read.customer_row(c, true),
-      'days_until_renewal', pg_catalog.to_jsonb(c.renewal_date - current_date)),
-      'updated_at', pg_catalog.to_jsonb(renubu_read.ts(c.updated_at))),
+    'customer', renubu_read.customer_row(c, true, true),
     'contacts', coalesce((
       SELECT pg_catalog.json_agg(renubu_read.contact_row(ct, false) ORDER BY ct.is_primary DESC, ct.name, ct.id)
       FROM (SELECT ct.* FROM public.contacts ct WHERE ct.customer_id = c.id AND ct.deleted_at IS NULL
             ORDER BY ct.is_primary DESC, ct.name, ct.id LIMIT 100) ct), '[]'),
     'open_workflows', coalesce((
-      SELECT pg_catalog.json_agg(renubu_read.workflow_row(w.x, NULL, false) ORDER BY (w.x).updated_at DESC, (w.x).id)
+      SELECT pg_catalog.json_agg(renubu_read.workflow_row(w.x, NULL, o.full_name, false,
+                                                          (w.x).user_id IS DISTINCT FROM v_me)
+                                 ORDER BY (w.x).updated_at DESC, (w.x).id)
       FROM (SELECT e.x FROM e WHERE (e.x).status <> 'completed'
-            ORDER BY (e.x).updated_at DESC, (e.x).id LIMIT 50) w), '[]'),
+            ORDER BY (e.x).updated_at DESC, (e.x).id LIMIT 50) w
+      LEFT JOIN renubu_read.people o ON o.id = (w.x).user_id), '[]'),
     'open_tasks', coalesce((
-      SELECT pg_catalog.json_agg(renubu_read.task_row(t, true) ORDER BY t.due_date NULLS LAST, t.id)
+      SELECT pg_catalog.json_agg(renubu_read.task_row(t, true, n.full_name) ORDER BY t.due_date NULLS LAST, t.id)
       FROM (SELECT t.* FROM public.workflow_tasks t JOIN e ON (e.x).id = t.workflow_execution_id
             WHERE t.deleted_at IS NULL AND t.status IN ('pending', 'in_progress', 'snoozed')
-            ORDER BY t.due_date NULLS LAST, t.id LIMIT 100) t), '[]'),
+            ORDER BY t.due_date NULLS LAST, t.id LIMIT 100) t
+      LEFT JOIN renubu_read.people n ON n.id = t.assigned_to), '[]'),
     'recent_actions', coalesce((
-      SELECT pg_catalog.json_agg(renubu_read.action_row(a, true) ORDER BY a.created_at DESC, a.id)
+      SELECT pg_catalog.json_agg(renubu_read.action_row(a, true, n.full_name) ORDER BY a.created_at DESC, a.id)
       FROM (SELECT a.* FROM public.workflow_actions a JOIN e ON (e.x).id = a.workflow_execution_id
-            WHERE a.deleted_at IS NULL ORDER BY a.created_at DESC, a.id LIMIT 20) a), '[]'),
+            WHERE a.deleted_at IS NULL ORDER BY a.created_at DESC, a.id LIMIT 20) a
+      LEFT JOIN renubu_read.people n ON n.id = a.user_id), '[]'),
     '_wake', CASE WHEN EXISTS (SELECT 1 FROM e WHERE (e.x).status = 'snoozed')
                   THEN renubu_read.wake_due(v_id, NULL) END
   )::text INTO v_doc
@@ -372,13 +367,13 @@ RETURNS text LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
   v_id uuid := (p ->> 'customer_id')::uuid;
   v_limit int := (p ->> 'limit')::int;
-  v_rows json;
+  v_rows json[];
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM public.customers c WHERE c.id = v_id AND c.deleted_at IS NULL) THEN
     RAISE EXCEPTION 'no customer % (it does not exist or is not assigned to you); find customers with search_customers', v_id
       USING ERRCODE = 'no_data_found';
   END IF;
-  SELECT pg_catalog.json_agg(renubu_read.contact_row(ct, false) ORDER BY ct.is_primary DESC, ct.name, ct.id)
+  SELECT pg_catalog.array_agg(renubu_read.contact_row(ct, false) ORDER BY ct.is_primary DESC, ct.name, ct.id)
   INTO v_rows
   FROM (SELECT ct.* FROM public.contacts ct WHERE ct.customer_id = v_id AND ct.deleted_at IS NULL
         ORDER BY ct.is_primary DESC, ct.name, ct.id LIMIT v_limit + 1 OFFSET (p ->> 'offset')::int) ct;
@@ -394,20 +389,19 @@ DECLARE
   v_end date := current_date + v_days;
   v_count bigint;
   v_arr numeric;
-  v_rows json;
+  v_rows json[];
 BEGIN
   SELECT count(*), coalesce(sum(c.arr), 0) INTO v_count, v_arr FROM public.customers c
   WHERE c.deleted_at IS NULL AND c.renewal_date BETWEEN current_date AND v_end;
-  SELECT pg_catalog.json_agg(renubu_read.with_field(renubu_read.customer_row(c, false), 'days_until_renewal',
-                                                    pg_catalog.to_jsonb(c.renewal_date - current_date))
-                             ORDER BY c.renewal_date, c.id)
+  SELECT pg_catalog.array_agg(renubu_read.customer_row(c, false, true) ORDER BY c.renewal_date, c.id)
   INTO v_rows
   FROM (SELECT c.* FROM public.customers c
         WHERE c.deleted_at IS NULL AND c.renewal_date BETWEEN current_date AND v_end
         ORDER BY c.renewal_date, c.id LIMIT v_limit + 1 OFFSET (p ->> 'offset')::int) c;
   RETURN pg_catalog.json_build_object(
     'days_ahead', v_days, 'renewal_count', v_count, 'arr_at_stake', v_arr::float8,
-    'renewals', renubu_read.first_rows(v_rows, v_limit), '_more', renubu_read.more(v_rows, v_limit))::text;
+    'renewals', coalesce(pg_catalog.array_to_json(v_rows[1:v_limit]), '[]'::json),
+    '_more', CASE WHEN pg_catalog.cardinality(v_rows) > v_limit THEN true END)::text;
 END
 $$;
 
@@ -424,6 +418,7 @@ DECLARE
   v_after timestamptz := (p ->> 'after')::timestamptz;
   v_after_id uuid := (p ->> 'after_id')::uuid;
   v_limit int := (p ->> 'limit')::int;
+  v_me uuid := auth.uid();
   v_doc text;
 BEGIN
   WITH page AS MATERIALIZED (
@@ -439,9 +434,10 @@ BEGIN
     LIMIT v_limit + 1
   )
   SELECT pg_catalog.json_build_object(
-    'workflows', coalesce((SELECT pg_catalog.json_agg(renubu_read.workflow_row(page.e, page.customer_name)
-                                                      ORDER BY page.n)
-                           FROM page WHERE page.n <= v_limit), '[]'),
+    'workflows', coalesce((
+      SELECT pg_catalog.json_agg(renubu_read.workflow_row(page.e, page.customer_name, o.full_name, true,
+                                                          (page.e).user_id IS DISTINCT FROM v_me) ORDER BY page.n)
+      FROM page LEFT JOIN renubu_read.people o ON o.id = (page.e).user_id WHERE page.n <= v_limit), '[]'),
     '_next', (SELECT pg_catalog.json_build_object('u', public.utc_text((last.e).updated_at), 'i', (last.e).id)
               FROM page last WHERE last.n = v_limit AND EXISTS (SELECT 1 FROM page WHERE page.n > v_limit)),
     '_wake', CASE WHEN v_after IS NULL AND renubu_read.wake_due(v_customer, NULL) THEN true END
@@ -458,17 +454,19 @@ DECLARE
   v_doc text;
 BEGIN
   SELECT renubu_read.with_field(pg_catalog.json_build_object(
-    'workflow', renubu_read.workflow_row(e, c.name),
+    'workflow', renubu_read.workflow_row(e, c.name, o.full_name, true, e.user_id IS DISTINCT FROM auth.uid()),
     'tasks', coalesce((
-      SELECT pg_catalog.json_agg(renubu_read.task_row(t, false)
+      SELECT pg_catalog.json_agg(renubu_read.task_row(t, false, n.full_name)
                                  ORDER BY t.status IN ('completed', 'skipped'), t.due_date NULLS LAST, t.created_at, t.id)
       FROM (SELECT t.* FROM public.workflow_tasks t WHERE t.workflow_execution_id = e.id AND t.deleted_at IS NULL
-            ORDER BY t.status IN ('completed', 'skipped'), t.due_date NULLS LAST, t.created_at, t.id LIMIT 200) t),
+            ORDER BY t.status IN ('completed', 'skipped'), t.due_date NULLS LAST, t.created_at, t.id LIMIT 200) t
+      LEFT JOIN renubu_read.people n ON n.id = t.assigned_to),
       '[]'),
     'actions', coalesce((
-      SELECT pg_catalog.json_agg(renubu_read.action_row(a, false) ORDER BY a.created_at DESC, a.id DESC)
+      SELECT pg_catalog.json_agg(renubu_read.action_row(a, false, n.full_name) ORDER BY a.created_at DESC, a.id DESC)
       FROM (SELECT a.* FROM public.workflow_actions a WHERE a.workflow_execution_id = e.id AND a.deleted_at IS NULL
-            ORDER BY a.created_at DESC, a.id DESC LIMIT v_actions) a), '[]'),
+            ORDER BY a.created_at DESC, a.id DESC LIMIT v_actions) a
+      LEFT JOIN renubu_read.people n ON n.id = a.user_id), '[]'),
     'action_count', (SELECT count(*) FROM public.workflow_actions a
                      WHERE a.workflow_execution_id = e.id AND a.deleted_at IS NULL),
     '_wake', CASE WHEN e.status = 'snoozed' AND renubu_read.wake_due(NULL, e.id) THEN true END
@@ -479,6 +477,7 @@ BEGIN
       FROM public.workflow_conditions wc WHERE wc.workflow_execution_id = e.id AND wc.deleted_at IS NULL)
   )::text INTO v_doc
   FROM public.workflow_executions e LEFT JOIN public.customers c ON c.id = e.customer_id
+  LEFT JOIN renubu_read.people o ON o.id = e.user_id
   WHERE e.id = v_id AND e.deleted_at IS NULL;
   IF v_doc IS NULL THEN
     RAISE EXCEPTION 'no workflow % (it does not exist or is not yours); find workflows with list_workflows', v_id
@@ -512,7 +511,7 @@ DECLARE
   v_query text := p ->> 'query';
   v_limit int := (p ->> 'limit')::int;
   v_offset int := (p ->> 'offset')::int;
-  v_rows json;
+  v_rows json[];
 BEGIN
   WITH candidates AS MATERIALIZED (
     (SELECT d.id FROM public.documentation d
@@ -529,7 +528,7 @@ BEGIN
     ORDER BY rank DESC, d.slug
     LIMIT v_limit + 1 OFFSET v_offset
   )
-  SELECT pg_catalog.json_agg(pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+  SELECT pg_catalog.array_agg(pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
            'slug', d.slug, 'title', d.title, 'category', d.category, 'version', d.version,
            'rank', pg_catalog.round(r.rank::numeric, 4)::float8,
            'snippet', pg_catalog.regexp_replace(pg_catalog.ts_headline('english', pg_catalog.left(d.content, 100000),
@@ -621,12 +620,14 @@ CREATE OR REPLACE FUNCTION renubu_read.list_releases(p jsonb)
 RETURNS text LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
   v_limit int := (p ->> 'limit')::int;
-  v_rows json;
+  v_rows json[];
 BEGIN
-  SELECT pg_catalog.json_agg(renubu_read.release_row(r, false) ORDER BY r.release_date DESC, r.created_at DESC, r.id)
+  SELECT pg_catalog.array_agg(renubu_read.release_row(r, d.n, false)
+                             ORDER BY r.release_date DESC, r.created_at DESC, r.id)
   INTO v_rows
   FROM (SELECT r.* FROM public.releases r ORDER BY r.release_date DESC, r.created_at DESC, r.id
-        LIMIT v_limit + 1 OFFSET (p ->> 'offset')::int) r;
+        LIMIT v_limit + 1 OFFSET (p ->> 'offset')::int) r
+  CROSS JOIN LATERAL (SELECT count(*) AS n FROM public.documentation_versions v WHERE v.release_id = r.id) d;
   RETURN renubu_read.page('releases', v_rows, v_limit);
 END
 $$;
@@ -639,7 +640,8 @@ DECLARE
   v_doc text;
 BEGIN
   SELECT pg_catalog.json_build_object(
-    'release', renubu_read.release_row(r, true),
+    'release', renubu_read.release_row(r, (SELECT count(*) FROM public.documentation_versions v
+                                           WHERE v.release_id = r.id), true),
     'docs', coalesce((
       SELECT pg_catalog.json_agg(pg_catalog.json_build_object('slug', d.slug, 'title', v.title,
                                                               'version_number', v.version_number) ORDER BY d.slug)
@@ -666,9 +668,9 @@ DECLARE
   v_category text := p ->> 'category';
   v_difficulty text := p ->> 'difficulty';
   v_limit int := (p ->> 'limit')::int;
-  v_rows json;
+  v_rows json[];
 BEGIN
-  SELECT pg_catalog.json_agg(pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+  SELECT pg_catalog.array_agg(pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
            'id', h.id, 'doc_slug', d.slug, 'title', h.title, 'summary', h.summary, 'category', h.category,
            'difficulty', h.difficulty, 'published', CASE WHEN NOT h.published THEN false END,
            'published_at', renubu_read.ts(h.published_at), 'view_count', h.view_count,
@@ -694,13 +696,14 @@ DECLARE
   v_phase text := p ->> 'phase';
   v_priority int := (p ->> 'priority')::int;
   v_limit int := (p ->> 'limit')::int;
-  v_rows json;
+  v_rows json[];
 BEGIN
-  SELECT pg_catalog.json_agg(renubu_read.feature_row(f) ORDER BY f.priority, f.title, f.id) INTO v_rows
+  SELECT pg_catalog.array_agg(renubu_read.feature_row(f, o.full_name) ORDER BY f.priority, f.title, f.id) INTO v_rows
   FROM (SELECT f.* FROM public.features f
         WHERE f.deleted_at IS NULL AND (v_status IS NULL OR f.status = v_status)
           AND (v_phase IS NULL OR f.phase = v_phase) AND (v_priority IS NULL OR f.priority = v_priority)
-        ORDER BY f.priority, f.title, f.id LIMIT v_limit + 1 OFFSET (p ->> 'offset')::int) f;
+        ORDER BY f.priority, f.title, f.id LIMIT v_limit + 1 OFFSET (p ->> 'offset')::int) f
+  LEFT JOIN renubu_read.people o ON o.id = f.owner_id;
   RETURN renubu_read.page('features', v_rows, v_limit);
 END
 $$;
@@ -713,17 +716,19 @@ DECLARE
   v_doc text;
 BEGIN
   SELECT pg_catalog.json_build_object(
-    'feature', renubu_read.feature_row(f),
+    'feature', renubu_read.feature_row(f, o.full_name),
     'history_count', (SELECT count(*) FROM public.feature_updates u WHERE u.feature_id = f.id),
     'history', coalesce((
       SELECT pg_catalog.json_agg(pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
                'update_type', u.update_type, 'old_value', u.old_value, 'new_value', u.new_value, 'note', u.note,
-               'changed_by', u.changed_by, 'changed_by_name', renubu_read.name_of(u.changed_by),
+               'changed_by', u.changed_by, 'changed_by_name', n.full_name,
                'created_at', renubu_read.ts(u.created_at))) ORDER BY u.created_at DESC, u.update_type, u.id)
       FROM (SELECT u.* FROM public.feature_updates u WHERE u.feature_id = f.id
-            ORDER BY u.created_at DESC, u.update_type, u.id LIMIT 20) u), '[]')
+            ORDER BY u.created_at DESC, u.update_type, u.id LIMIT 20) u
+      LEFT JOIN renubu_read.people n ON n.id = u.changed_by), '[]')
   )::text INTO v_doc
-  FROM public.features f WHERE f.slug = v_slug AND f.deleted_at IS NULL;
+  FROM public.features f LEFT JOIN renubu_read.people o ON o.id = f.owner_id
+  WHERE f.slug = v_slug AND f.deleted_at IS NULL;
   IF v_doc IS NULL THEN
     RAISE EXCEPTION 'no feature with slug %; find slugs with list_features', pg_catalog.quote_literal(v_slug)
       USING ERRCODE = 'no_data_found';
@@ -739,9 +744,9 @@ RETURNS text LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
   v_pattern text := p ->> 'pattern';
   v_limit int := (p ->> 'limit')::int;
-  v_rows json;
+  v_rows json[];
 BEGIN
-  SELECT pg_catalog.json_agg(renubu_read.integration_summary(i.slug, i.name, i.category, i.connection_type,
+  SELECT pg_catalog.array_agg(renubu_read.integration_summary(i.slug, i.name, i.category, i.connection_type,
                                                             i.status, i.description) ORDER BY i.name, i.id)
   INTO v_rows
   FROM (SELECT i.id, i.slug, i.name, i.category, i.connection_type, i.status, i.description
@@ -784,9 +789,9 @@ CREATE OR REPLACE FUNCTION renubu_read.list_my_integrations(p jsonb)
 RETURNS text LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
   v_limit int := (p ->> 'limit')::int;
-  v_rows json;
+  v_rows json[];
 BEGIN
-  SELECT pg_catalog.json_agg(pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+  SELECT pg_catalog.array_agg(pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
            'install_id', ui.id, 'slug', i.slug, 'name', i.name, 'connection_type', i.connection_type,
            'status', ui.status, 'scopes', CASE WHEN ui.scopes <> '{}' THEN ui.scopes END,
            'installed_at', renubu_read.ts(ui.installed_at), 'last_used_at', renubu_read.ts(ui.last_used_at),

@@ -109,7 +109,7 @@ async def update_customer(
               renewal_date = coalesce($3, c.renewal_date),
               arr = coalesce($4, c.arr)
             WHERE c.id = $1 AND c.deleted_at IS NULL
-            RETURNING renubu_read.customer_row(c, true)::text
+            RETURNING renubu_read.customer_row(c, true, true)::text
             """,
             customer_id, risk_score, renewal_date, arr,
         )

@@ -17,6 +17,7 @@ from ..results import render
 from .common import not_blank
 from .workflow_queries import (
     NO_TASK,
+    TASK_JSON,
     TASK_STATUSES,
     insert_action,
     lock_task,
@@ -104,14 +105,17 @@ async def update_task(
             raise InvalidArgument("snoozed_until goes only with status snoozed")
         await touch_workflow(conn, task["workflow_execution_id"])
         updated = await conn.fetchval(
-            """
-            UPDATE workflow_tasks t SET
-              status = $2,
-              assigned_to = coalesce($3, t.assigned_to),
-              snoozed_until = CASE WHEN $2 = 'snoozed' THEN coalesce($4, t.snoozed_until) END,
-              completed_at = CASE WHEN $2 = 'completed' THEN now() END
-            WHERE t.id = $1 AND t.deleted_at IS NULL
-            RETURNING renubu_read.task_row(t, true)::text
+            f"""
+            WITH t AS (
+              UPDATE workflow_tasks t SET
+                status = $2,
+                assigned_to = coalesce($3, t.assigned_to),
+                snoozed_until = CASE WHEN $2 = 'snoozed' THEN coalesce($4, t.snoozed_until) END,
+                completed_at = CASE WHEN $2 = 'completed' THEN now() END
+              WHERE t.id = $1 AND t.deleted_at IS NULL
+              RETURNING t.*
+            )
+            SELECT {TASK_JSON}
             """,
             task_id, new_status, assignee_id, snoozed_until,
         )

@@ -15,6 +15,13 @@ import asyncpg
 from ..errors import NotFound
 
 TASK_STATUSES = ("pending", "in_progress", "snoozed", "completed", "skipped")
+
+# A workflow, task or action as every tool shows it, from `e`, `t` or `a` (a table row, or a CTE of its columns)
+# with the names its row function needs joined in.
+WORKFLOW_JSON = """renubu_read.workflow_row(e, c.name, o.full_name, true, e.user_id IS DISTINCT FROM auth.uid())::text
+FROM e LEFT JOIN customers c ON c.id = e.customer_id LEFT JOIN renubu_read.people o ON o.id = e.user_id"""
+TASK_JSON = "renubu_read.task_row(t, true, n.full_name)::text FROM t LEFT JOIN renubu_read.people n ON n.id = t.assigned_to"
+ACTION_JSON = "renubu_read.action_row(a, true, n.full_name)::text FROM a LEFT JOIN renubu_read.people n ON n.id = a.user_id"
 NO_WORKFLOW = "no workflow {} (it does not exist or is not yours); find workflows with list_workflows"
 NO_TASK = "no task {} (it does not exist or is not yours); find tasks with get_workflow"
 
@@ -53,7 +60,7 @@ async def update_workflow(conn: asyncpg.Connection, workflow_id: UUID, assignmen
           WHERE e.id = $1 AND e.deleted_at IS NULL
           RETURNING e.*
         )
-        SELECT renubu_read.workflow_row(e, c.name)::text FROM e LEFT JOIN customers c ON c.id = e.customer_id
+        SELECT {WORKFLOW_JSON}
         """,
         workflow_id, *args,
     )
@@ -64,8 +71,7 @@ async def update_workflow(conn: asyncpg.Connection, workflow_id: UUID, assignmen
 
 async def workflow_document(conn: asyncpg.Connection, workflow_id: UUID) -> dict[str, Any]:
     row = await conn.fetchval(
-        "SELECT renubu_read.workflow_row(e, c.name)::text FROM workflow_executions e "
-        "LEFT JOIN customers c ON c.id = e.customer_id WHERE e.id = $1 AND e.deleted_at IS NULL",
+        f"WITH e AS (SELECT * FROM workflow_executions e WHERE e.id = $1 AND e.deleted_at IS NULL) SELECT {WORKFLOW_JSON}",
         workflow_id,
     )
     if row is None:
@@ -90,10 +96,13 @@ async def insert_action(
 ) -> dict[str, Any]:
     """Record an action as the calling user (user_id defaults to auth.uid(); RLS insists on it)."""
     row = await conn.fetchval(
-        """
-        INSERT INTO workflow_actions AS a (workflow_execution_id, task_id, action_type, action_data)
-        VALUES ($1, $2, $3, $4)
-        RETURNING renubu_read.action_row(a, true)::text
+        f"""
+        WITH a AS (
+          INSERT INTO workflow_actions (workflow_execution_id, task_id, action_type, action_data)
+          VALUES ($1, $2, $3, $4)
+          RETURNING *
+        )
+        SELECT {ACTION_JSON}
         """,
         workflow_id, task_id, action_type, action_data,
     )
@@ -116,8 +125,7 @@ async def lock_task(conn: asyncpg.Connection, task_id: UUID) -> asyncpg.Record:
 
 
 async def task_document(conn: asyncpg.Connection, task_id: UUID) -> dict[str, Any]:
-    row = await conn.fetchval("SELECT renubu_read.task_row(t, true)::text FROM workflow_tasks t WHERE t.id = $1",
-                              task_id)
+    row = await conn.fetchval(f"WITH t AS (SELECT * FROM workflow_tasks t WHERE t.id = $1) SELECT {TASK_JSON}", task_id)
     if row is None:
         raise NotFound(NO_TASK.format(task_id))
     return json.loads(row)

@@ -20,6 +20,7 @@ from .common import Cursor, CustomerId, Limit, not_blank
 from .paging import decode_keyset_cursor, finish_page
 from .registry import Toolset
 from .workflow_queries import (
+    WORKFLOW_JSON,
     insert_action,
     lock_workflow,
     require_task_of,
@@ -177,14 +178,14 @@ async def start_workflow(
             raise NotFound(f"no customer {customer_id} (it does not exist or is not assigned to you); "
                            "find customers with search_customers")
         workflow = json.loads(await conn.fetchval(
-            """
+            f"""
             WITH e AS (
               INSERT INTO workflow_executions
                 (customer_id, workflow_type, workflow_name, status, current_slide_index, total_slides, started_at)
               VALUES ($1, $2, $3, 'in_progress', 0, $4, now())
               RETURNING *
             )
-            SELECT renubu_read.workflow_row(e, c.name)::text FROM e LEFT JOIN customers c ON c.id = e.customer_id
+            SELECT {WORKFLOW_JSON}
             """,
             customer_id, workflow_type, workflow_name, total_slides,
         ))
