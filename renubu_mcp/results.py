@@ -32,6 +32,8 @@ def compact_json(data: Any) -> str:
 
 def neutralise(text: str) -> str:
     """JSON text in which no string can pass for a boundary marker (same value when parsed)."""
+    if "ntrusted" not in text.lower():  # nearly always: a plain substring test is ten times cheaper than the regex
+        return text
     return _LOOKALIKE.sub(lambda m: f"\\u{ord(m.group(1)):04x}{m.group(2)}", text)
 
 
