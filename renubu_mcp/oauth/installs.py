@@ -60,7 +60,7 @@ async def provider_config(conn: asyncpg.Connection, integration_id: UUID, keys: 
     """The entry's OAuth settings with its client secret decrypted (visible to installers and admins only)."""
     row = await fetchrow_decrypting(conn, _CONFIG, integration_id, keys.keys, keys.ids)
     if row is None:
-        raise NotFound("the integration no longer exists")
+        raise NotFound("the integration no longer exists; see list_integrations")
     if row["client_secret_key_id"] is not None and row["client_secret_key_id"] not in keys.ids:
         raise wrong_key()
     values = dict(row)
