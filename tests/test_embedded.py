@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from renubu_mcp import embedded
+from renubu_mcp import embedded, pg_install
 from renubu_mcp.embedded import EmbeddedCluster, EmbeddedError
 
 
@@ -160,16 +160,16 @@ def test_token_key_is_never_overwritten(cluster_dir: Path) -> None:
 
 
 def test_finds_the_installed_postgresql() -> None:
-    bindir = embedded.find_pg_bindir()
+    bindir = pg_install.find_pg_bindir()
     assert (bindir / "initdb").exists()
-    sharedir = embedded.find_pg_sharedir(bindir)
+    sharedir = pg_install.find_pg_sharedir(bindir)
     assert sharedir is not None and (sharedir / "extension" / "pgcrypto.control").exists()
 
 
 def _fake_bindir(root: Path) -> Path:
     bindir = root / "bin"
     bindir.mkdir()
-    for name in embedded.SERVER_BINARIES:
+    for name in pg_install.SERVER_BINARIES:
         exe = bindir / name
         exe.write_text("#!/bin/sh\nexit 1\n")
         exe.chmod(0o755)
@@ -177,9 +177,9 @@ def _fake_bindir(root: Path) -> Path:
 
 
 def test_missing_postgresql_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(embedded, "_candidate_bindirs", lambda: iter([tmp_path / "nowhere"]))
+    monkeypatch.setattr(pg_install, "_candidate_bindirs", lambda: iter([tmp_path / "nowhere"]))
     with pytest.raises(EmbeddedError) as caught:
-        embedded.find_pg_bindir()
+        pg_install.find_pg_bindir()
     message = str(caught.value)
     assert "apt-get install postgresql postgresql-contrib" in message
     assert "dnf install postgresql-server postgresql-contrib" in message
@@ -189,16 +189,16 @@ def test_missing_postgresql_says_what_to_install(monkeypatch: pytest.MonkeyPatch
 
 def test_missing_extensions_say_to_install_contrib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     bindir = _fake_bindir(tmp_path)
-    monkeypatch.setattr(embedded, "_candidate_bindirs", lambda: iter([bindir]))
-    monkeypatch.setattr(embedded, "_candidate_sharedirs", lambda _bindir: iter([tmp_path / "share"]))
+    monkeypatch.setattr(pg_install, "_candidate_bindirs", lambda: iter([bindir]))
+    monkeypatch.setattr(pg_install, "_candidate_sharedirs", lambda _bindir: iter([tmp_path / "share"]))
     with pytest.raises(EmbeddedError, match="pgcrypto and uuid-ossp") as caught:
-        embedded.find_pg_bindir()
+        pg_install.find_pg_bindir()
     assert "postgresql-contrib" in str(caught.value)
 
 
 def test_missing_postgresql_fails_ensure_before_touching_anything(monkeypatch: pytest.MonkeyPatch,
                                                                   tmp_path: Path) -> None:
-    monkeypatch.setattr(embedded, "_candidate_bindirs", lambda: iter([]))
+    monkeypatch.setattr(pg_install, "_candidate_bindirs", lambda: iter([]))
     with pytest.raises(EmbeddedError, match="apt-get install"):
         EmbeddedCluster(tmp_path / "data").ensure()
     assert not (tmp_path / "data" / "pgdata").exists()
