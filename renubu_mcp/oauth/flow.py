@@ -15,7 +15,6 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
@@ -25,7 +24,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ..db import DatabaseUnavailable, Principal
 from ..errors import Conflict, InvalidArgument, NotFound, Unavailable
-from . import provider
+from . import metadata, provider, revocation
 from .installs import open_install, provider_config
 from .provider import ProviderConfig, ProviderError, TokenGrant
 from ..context import transaction_as
@@ -200,7 +199,9 @@ async def _finish(
             )
             verifier = row["verifier"]
 
-    problem = _problem(cfg, consumed, params, expected_user, verifier)
+    # RFC 9207 2.4: a server that identifies itself must do so in every response (asked only when it did not).
+    iss_required = "iss" not in params and "error" not in params and await metadata.sends_iss(cfg)
+    problem = _problem(cfg, consumed, params, expected_user, verifier, iss_required)
     grant: TokenGrant | None = None
     if problem is None:
         try:
@@ -213,7 +214,7 @@ async def _finish(
         log.info("authorization for %s not completed: %s", cfg.slug, recorded)
         return _failed(f"{shown} {_START_AGAIN}", title=f"{cfg.name} was not connected")
 
-    if not await _store_grant(app, principal, consumed, grant, keys):
+    if not await _store_grant(app, principal, consumed, grant, keys, cfg):
         return _failed(f"{cfg.name} was uninstalled while you were signing in, so nothing was stored.",
                        title=f"{cfg.name} was not connected", status_code=409)
     log.info("integration %s connected", cfg.slug)
@@ -225,7 +226,7 @@ async def _finish(
 
 def _problem(
     cfg: ProviderConfig, consumed: asyncpg.Record, params: Mapping[str, str], expected_user: UUID | None,
-    verifier: str | None,
+    verifier: str | None, iss_required: bool = False,
 ) -> tuple[str, str] | None:
     """(what the browser is told, what is recorded on the install), or None when the exchange may go ahead."""
     if expected_user is not None and consumed["user_id"] != expected_user:
@@ -244,6 +245,11 @@ def _problem(
         # RFC 9207: a response naming another issuer may be a mix-up attack.
         return ("The response came from an unexpected issuer and was discarded.",
                 "the authorization response named an unexpected issuer (iss)")
+    if iss_required:
+        # The server identifies itself (a configured issuer, or its metadata says so): a response that does not
+        # may come from another server (a mix-up attack), so no code is exchanged.
+        return ("The response did not say which server sent it, so it was discarded.",
+                "the authorization response had no issuer (iss), which this provider always sends")
     if verifier is None:
         return ("The server's encryption key changed during sign-in.",
                 "the PKCE verifier was encrypted with a different key")
@@ -253,12 +259,7 @@ def _problem(
 
 
 def expected_issuer(cfg: ProviderConfig) -> str | None:
-    if cfg.issuer:
-        return cfg.issuer
-    if cfg.authorization_url:
-        parts = urlsplit(cfg.authorization_url)
-        return f"{parts.scheme}://{parts.netloc}"
-    return None
+    return metadata.assumed_issuer(cfg)
 
 
 def _same_issuer(given: str, expected: str | None) -> bool:
@@ -306,34 +307,44 @@ WHERE id = $1
 """
 
 
-_OLD_REFRESH = f"""
+_OLD_GRANT = f"""
 SELECT CASE WHEN t.encryption_key_id = ANY($3::text[])
+            THEN public.decrypt_oauth_token(t.access_token_encrypted, {key_for("t.encryption_key_id", "$2", "$3")})
+       END AS access_token,
+       CASE WHEN t.encryption_key_id = ANY($3::text[])
             THEN public.decrypt_oauth_token(t.refresh_token_encrypted, {key_for("t.encryption_key_id", "$2", "$3")})
        END AS refresh_token
-FROM public.oauth_tokens t WHERE t.user_integration_id = $1 FOR UPDATE
+FROM public.oauth_tokens t WHERE t.user_integration_id = $1 AND t.token_type = 'Bearer' FOR UPDATE
 """
 
 
 async def _store_grant(
-    app, principal: Principal, consumed: asyncpg.Record, grant: TokenGrant, keys: Keyring
+    app, principal: Principal, consumed: asyncpg.Record, grant: TokenGrant, keys: Keyring, cfg: ProviderConfig
 ) -> bool:
+    """Store the new grant; the one it replaces is kept for revocation in the same transaction, and revoked once
+    this commits (revocation.py)."""
     install_id = consumed["user_integration_id"]
     scopes = list(grant.scopes if grant.scopes is not None else consumed["requested_scopes"])
     async with transaction_as(app, principal) as conn:
         status = await conn.fetchval(_LOCK_INSTALL, install_id)
         if status is None or status == "revoked":
             return False
-        refresh_token = grant.refresh_token
-        if refresh_token is None:
-            try:
-                old = await fetchrow_decrypting(conn, _OLD_REFRESH, install_id, keys.keys, keys.ids)
-            except Unavailable:  # undecryptable: the new grant goes on without it
-                old = None
-            refresh_token = old["refresh_token"] if old else None
+        try:
+            row = await fetchrow_decrypting(conn, _OLD_GRANT, install_id, keys.keys, keys.ids)
+        except Unavailable:  # undecryptable: nothing that could be revoked or kept
+            row = None
+        old = revocation.Replaced(row["access_token"], row["refresh_token"]) if row else revocation.Replaced()
+        # A new grant without a refresh token keeps the one the earlier grant gave.
+        refresh_token = grant.refresh_token or old.refresh_token
+        if cfg.revocation_url:
+            await revocation.retire(conn, install_id, revocation.to_retire(old, grant.access_token,
+                                                                           grant.refresh_token), keys)
         await conn.execute(
             _UPSERT_TOKENS, install_id, grant.access_token, refresh_token, keys.current, keys.current_id, scopes,
             grant.expires_in,
         )
         await conn.execute(_ACTIVATE, install_id, scopes)
         await conn.execute("DELETE FROM public.oauth_states WHERE user_integration_id = $1", install_id)
+    if cfg.revocation_url:
+        await revocation.revoke_replaced(app, principal, install_id, cfg, keys)
     return True

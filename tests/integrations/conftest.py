@@ -29,6 +29,7 @@ from renubu_mcp.config import Settings
 from renubu_mcp.context import AppState
 from renubu_mcp.db import Database, Principal
 from renubu_mcp.demo import ADMIN, ALICE, BOB, PAT
+from renubu_mcp.oauth import metadata
 from renubu_mcp.oauth import provider as provider_module
 from renubu_mcp.oauth.vault import key_id
 from renubu_mcp.server import build_server
@@ -54,6 +55,14 @@ def settings_for(app_dsn: str, email: str | None, **overrides: Any) -> Settings:
 def quick_retries(monkeypatch):
     monkeypatch.setattr(provider_module, "RETRY", provider_module.RetryPolicy(attempts=3, first_delay=0.01,
                                                                               max_delay=0.05, timeout=5.0))
+
+
+@pytest.fixture(autouse=True)
+def forget_provider_metadata():
+    """What a provider's metadata said is remembered per process: each test starts from nothing."""
+    metadata.forget()
+    yield
+    metadata.forget()
 
 
 @pytest.fixture
