@@ -67,16 +67,18 @@ WHERE s.user_id = (SELECT auth.uid()) AND (s.consumed_at IS NOT NULL OR s.expire
 _NEW_STATE = """
 INSERT INTO public.oauth_states
   (state_hash, user_id, user_integration_id, code_verifier_encrypted, encryption_key_id, redirect_uri,
-   requested_scopes)
-VALUES ($1, (SELECT auth.uid()), $2, public.encrypt_oauth_token($3, $4), $5, $6, $7)
+   requested_scopes, elicitation_id)
+VALUES ($1, (SELECT auth.uid()), $2, public.encrypt_oauth_token($3, $4), $5, $6, $7, $8)
 RETURNING expires_at
 """
 
 
 async def start_authorization(
-    conn: asyncpg.Connection, *, key: str, redirect_uri: str, slug: str, scopes: list[str] | None
+    conn: asyncpg.Connection, *, key: str, redirect_uri: str, slug: str, scopes: list[str] | None,
+    elicitation_id: str | None = None,
 ) -> AuthorizationStart:
-    """Create or reuse the caller's install and a single-use state; the URL the user opens to approve."""
+    """Create or reuse the caller's install and a single-use state; the URL the user opens to approve.
+    `elicitation_id`: the URL-mode elicitation (a connect page) this authorization completes."""
     entry = await conn.fetchrow(_ENTRY, slug)
     if entry is None:
         raise NotFound(f"no integration {slug!r} in the marketplace (see list_integrations)")
@@ -87,14 +89,15 @@ async def start_authorization(
         )
     if not entry["authorization_url"] or not entry["client_id"]:
         raise Conflict(f"{entry['name']} is not fully set up yet (no client id); ask an admin")
-    requested = _requested_scopes(scopes, tuple(entry["default_scopes"] or ()))
+    requested = requested_scopes(scopes, tuple(entry["default_scopes"] or ()))
     install = await open_install(conn, entry, list(requested))
     await conn.execute(_TIDY)
 
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters of [A-Za-z0-9_-]: RFC 7636 wants 43-128
     expires_at = await conn.fetchval(
-        _NEW_STATE, state_hash(state), install["id"], verifier, key, key_id(key), redirect_uri, list(requested)
+        _NEW_STATE, state_hash(state), install["id"], verifier, key, key_id(key), redirect_uri, list(requested),
+        elicitation_id,
     )
     url = prepare_grant_uri(
         entry["authorization_url"], client_id=entry["client_id"], response_type="code", redirect_uri=redirect_uri,
@@ -107,7 +110,7 @@ async def start_authorization(
     )
 
 
-def _requested_scopes(scopes: list[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
+def requested_scopes(scopes: list[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
     if not scopes:
         return allowed
     requested = tuple(dict.fromkeys(s.strip() for s in scopes if s.strip()))
@@ -163,7 +166,7 @@ async def complete_authorization(
     principal = Principal(user_id=consumed["user_id"])
     install_id = consumed["user_integration_id"]
     try:
-        return await _finish(app, principal, consumed, params, expected_user)
+        return await _finish(app, principal, consumed, params, expected_user, state_hash(state))
     except ToolError as exc:  # our own messages: safe to show and to store
         await _record_failure(app, principal, install_id, f"connecting failed: {exc}")
         return _failed(f"Connecting failed: {exc}", status_code=500)
@@ -184,12 +187,16 @@ async def _consume(app, state: str) -> asyncpg.Record | None:
 
 
 async def _finish(
-    app, principal: Principal, consumed: asyncpg.Record, params: Mapping[str, str], expected_user: UUID | None
+    app, principal: Principal, consumed: asyncpg.Record, params: Mapping[str, str], expected_user: UUID | None,
+    digest: str,
 ) -> CallbackOutcome:
     keys = keyring(app)
     install_id = consumed["user_integration_id"]
     async with transaction_as(app, principal) as conn:
         cfg = await provider_config(conn, consumed["integration_id"], keys)
+        # Started from a connect page a client opened (URL-mode elicitation): that client hears when it is done.
+        elicitation = await conn.fetchval("SELECT elicitation_id FROM public.oauth_states WHERE state_hash = $1",
+                                          digest)
         verifier = None
         state_key = keys.for_id(consumed["encryption_key_id"])
         if state_key is not None:
@@ -218,6 +225,7 @@ async def _finish(
         return _failed(f"{cfg.name} was uninstalled while you were signing in, so nothing was stored.",
                        title=f"{cfg.name} was not connected", status_code=409)
     log.info("integration %s connected", cfg.slug)
+    await app.elicitations.complete(elicitation)
     return CallbackOutcome(
         ok=True, title=f"{cfg.name} is connected",
         message="You can close this window and go back to your assistant.",
