@@ -108,7 +108,7 @@ def confirmation(message: str, schema: type[BaseModel]) -> ElicitRequest:
                                                         requested_schema=render_elicitation_schema(schema)))
 
 
-def page(message: str, url: str, elicitation_id: str) -> ElicitRequest:
+def page(message: str, url: str, elicitation_id: str | None) -> ElicitRequest:
     return ElicitRequest(params=ElicitRequestURLParams(message=message, url=url, elicitation_id=elicitation_id))
 
 

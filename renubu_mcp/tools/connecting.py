@@ -42,8 +42,10 @@ async def open_page(ctx: Context, slug: str, scopes: list[str] | None = None) ->
                                            oauth=True)
 
 
-def page_request(started: connect.ConnectStart) -> ElicitRequest:
-    return asking.page(page_message(started.name), started.connect_url, started.elicitation_id)
+def page_request(started: connect.ConnectStart, *, with_id: bool) -> ElicitRequest:
+    """The page as a question; 2025-11-25 names it with an id (for notifications/elicitation/complete),
+    2026-07-28 has no such id."""
+    return asking.page(page_message(started.name), started.connect_url, started.elicitation_id if with_id else None)
 
 
 def asked(started: connect.ConnectStart) -> dict[str, Any]:
@@ -123,12 +125,12 @@ async def install(ctx: Context, slug: str, scopes: list[str] | None,
                 done = await _install(ctx, state["install"])
                 return render({**done, "message": f"{done['name']} is connected"}, untrusted=False)
         started = await open_page(ctx, slug, scopes)  # first round, or the user came back without finishing
-        return asking.ask_again({KEY: page_request(started)}, {KEY: asked(started)})
+        return asking.ask_again({KEY: page_request(started, with_id=False)}, {KEY: asked(started)})
 
     started = await open_page(ctx, slug, scopes)
     app = app_state(ctx)
     app.elicitations.wait_for(started.elicitation_id, ctx.session)
-    reply = await asking.ask_now(ctx, page_request(started))
+    reply = await asking.ask_now(ctx, page_request(started, with_id=True))
     if reply is None or reply.action != "accept":
         app.elicitations.forget(started.elicitation_id)
         await withdraw(ctx, started.install_id)

@@ -34,8 +34,6 @@ CONSENT = "consent"  # the question's key in input_requests / input_responses
 
 
 class Confirm(BaseModel):
-    """The one field the user answers."""
-
     send: bool = Field(description="Send this request")
 
 
@@ -166,7 +164,7 @@ async def _connect_round(ctx: Context, slug: str, state: dict[str, Any]) -> tupl
         if await connecting.finished(ctx, {**asked, "since": None}):
             return None
     started = await connecting.open_page(ctx, slug)
-    return connecting.page_request(started), connecting.asked(started)
+    return connecting.page_request(started, with_id=False), connecting.asked(started)
 
 
 def can_reconnect(ctx: Context) -> bool:
@@ -179,5 +177,5 @@ async def reconnect(ctx: Context, slug: str, cleared: Cleared) -> InputRequiredR
     if not asking.channel(ctx).rounds:
         await _send_to_page(ctx, slug)
     started = await connecting.open_page(ctx, slug)
-    return asking.ask_again({connecting.KEY: connecting.page_request(started)},
+    return asking.ask_again({connecting.KEY: connecting.page_request(started, with_id=False)},
                             {**cleared.state, connecting.KEY: connecting.asked(started)})

@@ -68,9 +68,12 @@ def forget_provider_metadata():
 @pytest.fixture
 def connect(demo_db) -> Callable[..., Any]:
     @asynccontextmanager
-    async def open_session(email: str, **overrides: Any) -> AsyncIterator[Session]:
+    async def open_session(email: str, *, mode: str = "auto", elicitation_callback: Any = None,
+                           **overrides: Any) -> AsyncIterator[Session]:
+        """mode: "auto" (2026-07-28) or "legacy" (2025-11-25); elicitation_callback: what the user answers
+        (the client then declares form and URL elicitation)."""
         server = build_server(settings_for(demo_db.app_dsn, email, **overrides))
-        async with Client(server) as client:
+        async with Client(server, mode=mode, elicitation_callback=elicitation_callback) as client:
             yield Session(client, email)
 
     return open_session
