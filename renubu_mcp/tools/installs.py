@@ -28,7 +28,8 @@ async def install_integration(
     slug: Slug,
     scopes: Annotated[Scopes | None, Field(description="oauth2; default all")] = None,
 ) -> CallToolResult | InputRequiredResult:
-    """Connect an integration: returns a one-time link for the user's browser (never ask for keys in chat)."""
+    """Connect an integration: a one-time page in the user's browser, which their client opens or you get as a
+    link (never ask for keys in chat)."""
     app = app_state(ctx)
     key = require_key(app)
     channel = asking.channel(ctx)
