@@ -12,8 +12,9 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime
 from uuid import UUID
 
@@ -137,6 +138,8 @@ class CallbackOutcome:
     title: str
     message: str
     status_code: int = 200
+    # Work that must not keep the browser waiting: run once the page is sent (revoking the replaced grant).
+    afterwards: Callable[[], Awaitable[Any]] | None = field(default=None, repr=False, compare=False)
 
 
 def _failed(message: str, title: str = "Not connected", status_code: int = 400) -> CallbackOutcome:
@@ -221,14 +224,15 @@ async def _finish(
         log.info("authorization for %s not completed: %s", cfg.slug, recorded)
         return _failed(f"{shown} {_START_AGAIN}", title=f"{cfg.name} was not connected")
 
-    if not await _store_grant(app, principal, consumed, grant, keys, cfg):
+    stored = await _store_grant(app, principal, consumed, grant, keys, cfg)
+    if stored is None:
         return _failed(f"{cfg.name} was uninstalled while you were signing in, so nothing was stored.",
                        title=f"{cfg.name} was not connected", status_code=409)
     log.info("integration %s connected", cfg.slug)
     await app.elicitations.complete(elicitation)
     return CallbackOutcome(
         ok=True, title=f"{cfg.name} is connected",
-        message="You can close this window and go back to your assistant.",
+        message="You can close this window and go back to your assistant.", afterwards=stored,
     )
 
 
@@ -328,15 +332,15 @@ FROM public.oauth_tokens t WHERE t.user_integration_id = $1 AND t.token_type = '
 
 async def _store_grant(
     app, principal: Principal, consumed: asyncpg.Record, grant: TokenGrant, keys: Keyring, cfg: ProviderConfig
-) -> bool:
-    """Store the new grant; the one it replaces is kept for revocation in the same transaction, and revoked once
-    this commits (revocation.py)."""
+) -> Callable[[], Awaitable[Any]] | None:
+    """Store the new grant; None when the install was uninstalled meanwhile. The grant it replaces is kept for
+    revocation in the same transaction; what is returned revokes it (revocation.py), once the page is sent."""
     install_id = consumed["user_integration_id"]
     scopes = list(grant.scopes if grant.scopes is not None else consumed["requested_scopes"])
     async with transaction_as(app, principal) as conn:
         status = await conn.fetchval(_LOCK_INSTALL, install_id)
         if status is None or status == "revoked":
-            return False
+            return None
         try:
             row = await fetchrow_decrypting(conn, _OLD_GRANT, install_id, keys.keys, keys.ids)
         except Unavailable:  # undecryptable: nothing that could be revoked or kept
@@ -353,6 +357,9 @@ async def _store_grant(
         )
         await conn.execute(_ACTIVATE, install_id, scopes)
         await conn.execute("DELETE FROM public.oauth_states WHERE user_integration_id = $1", install_id)
-    if cfg.revocation_url:
-        await revocation.revoke_replaced(app, principal, install_id, cfg, keys)
-    return True
+
+    async def revoke_replaced() -> None:
+        if cfg.revocation_url:
+            await revocation.revoke_replaced(app, principal, install_id, cfg, keys)
+
+    return revoke_replaced

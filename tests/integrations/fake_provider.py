@@ -54,6 +54,8 @@ class FakeProvider:
     unusable_tokens: bool = False
     # Its RFC 8414 metadata says it puts `iss` in every authorization response (RFC 9207); otherwise it has none.
     advertises_iss: bool = False
+    # Served over HTTP: revocation requests wait for this (a slow provider), when set.
+    revocations_wait: asyncio.Event | None = None
 
     calls: Counter = field(default_factory=Counter)
     codes: dict[str, PendingCode] = field(default_factory=dict)
@@ -243,6 +245,8 @@ class FakeProvider:
             return _starlette(status, body)
 
         async def revoke(request: Request) -> Response:
+            if self.revocations_wait is not None:
+                await self.revocations_wait.wait()
             return Response(status_code=self.revoke(_form(await request.body()), request.headers.get("authorization")))
 
         async def api(request: Request) -> Response:

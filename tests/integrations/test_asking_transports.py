@@ -42,7 +42,7 @@ from .test_loopback import serve
 ERAS = ["legacy", "auto"]  # 2025-11-25 and 2026-07-28
 NOTE = {"slug": "hubspot", "method": "POST", "path": "crm/v3/objects/notes",
         "body": {"properties": {"hs_note_body": "renewal call"}}}
-GET = {"slug": "hubspot", "method": "GET", "path": "companies"}
+YES = {"consent": {"action": "accept", "content": {"send": True}}}
 
 
 def free_port() -> int:
@@ -214,7 +214,8 @@ async def test_a_2025_client_that_initializes_gets_a_session_of_its_own(demo_db,
                 "Content-Type": "application/json", "MCP-Protocol-Version": "2025-11-25"}
 
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}}, "clientInfo": {"name": "t", "version": "1"}}}
+        "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
+        "clientInfo": {"name": "t", "version": "1"}}}
     call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_my_integrations",
                                                                           "arguments": {}}}
     async with http_server(demo_db) as url, httpx.AsyncClient() as http:
@@ -247,9 +248,9 @@ def processes(demo_db):
 
 async def test_a_question_asked_by_one_process_is_answered_on_another(demo_db, provider, owner, processes):
     # The processes run with the reliability harness's token key: the entry's client secret is stored under it.
-    await owner.execute("UPDATE public.mcp_integrations SET client_secret_encrypted = public.encrypt_oauth_token($1, $2),"
-                        " client_secret_key_id = $3 WHERE slug = 'hubspot'", provider.client_secret, TOKEN_KEY,
-                        key_id(TOKEN_KEY))
+    await owner.execute("UPDATE public.mcp_integrations SET client_secret_key_id = $3,"
+                        " client_secret_encrypted = public.encrypt_oauth_token($1, $2) WHERE slug = 'hubspot'",
+                        provider.client_secret, TOKEN_KEY, key_id(TOKEN_KEY))
     a = processes()
     b = processes(public_url=a.url)  # another replica behind the same public URL
     async with httpx.AsyncClient() as browser:
@@ -268,15 +269,12 @@ async def test_a_question_asked_by_one_process_is_answered_on_another(demo_db, p
             # A write: confirmed on B for a question A asked; sent once, by B.
             consent = await on_a.session.call_tool("integration_request", NOTE, allow_input_required=True)
             assert list(consent.input_requests) == ["consent"] and writes(provider) == []
-            sent = await on_b.session.call_tool(
-                "integration_request", NOTE, input_responses={"consent": {"action": "accept", "content": {"send": True}}},
-                request_state=consent.request_state, allow_input_required=True)
+            sent = await on_b.session.call_tool("integration_request", NOTE, input_responses=YES,
+                                                request_state=consent.request_state, allow_input_required=True)
             assert not sent.is_error and sent.structured_content["status_code"] == 200
         # The state is alice's: bob presenting it on B is refused.
         async with http_client(b.url, BOB, "auto", elicitation_callback=user) as bob:
             with pytest.raises(MCPError, match="Invalid or expired requestState"):
-                await bob.session.call_tool(
-                    "integration_request", NOTE,
-                    input_responses={"consent": {"action": "accept", "content": {"send": True}}},
-                    request_state=consent.request_state, allow_input_required=True)
+                await bob.session.call_tool("integration_request", NOTE, input_responses=YES,
+                                            request_state=consent.request_state, allow_input_required=True)
     assert len(writes(provider)) == 1

@@ -195,7 +195,7 @@ async def test_2025_install_opens_the_page_and_the_client_hears_when_it_is_done(
         async with Client(server, mode="legacy", elicitation_callback=user, message_handler=completions) as client:
             opened = await client.call_tool("install_integration", {"slug": slug})
             assert not opened.is_error, opened.content[0].text
-            assert "connect_url" not in opened.structured_content and "authorization_url" not in opened.structured_content
+            assert not {"connect_url", "authorization_url"} & set(opened.structured_content)
             assert opened.structured_content["status"] == "pending"
             (page,) = user.pages
             assert completions.ids == []

@@ -3,18 +3,22 @@ without `iss` was accepted from an authorization server that identifies itself (
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from renubu_mcp.oauth import rotation
 from renubu_mcp.oauth.vault import Keyring
+from renubu_mcp.web.oauth_callback import serve_callback_on_loopback
 
 from .conftest import KEY, Browser, connected, point_at
 from .fake_provider import FakeProvider
-from .test_loopback import serve
+from .test_loopback import free_port, serve
 
 ALICE_ID = "00000000-0000-4000-8000-000000000002"
-PENDING = "SELECT token_type_hint, token_encrypted, attempts FROM public.oauth_revocations ORDER BY token_type_hint DESC"
+PENDING = ("SELECT token_type_hint, token_encrypted, attempts FROM public.oauth_revocations"
+           " ORDER BY token_type_hint DESC")
 
 
 async def works(provider: FakeProvider, token: str) -> bool:
@@ -113,6 +117,31 @@ async def test_after_reconnect_and_uninstall_neither_grants_tokens_work_even_whe
         assert {t for t, _ in provider.revoked} >= {*first, *second}
     assert await owner.fetchval("SELECT count(*) FROM public.oauth_revocations") == 0
     assert await owner.fetchval("SELECT count(*) FROM public.oauth_tokens") == 0
+
+
+async def test_the_browser_is_not_kept_waiting_for_the_revocation(connect, owner, app_factory):
+    """The callback page is sent as soon as the new grant is stored; the replaced one is revoked afterwards."""
+    provider = FakeProvider(base="http://placeholder", revocations_wait=asyncio.Event())
+    async with serve(provider.asgi_app()) as provider_url:
+        provider.base = provider_url
+        await point_at(owner, provider)
+        listener_app = await app_factory()
+        port = free_port()
+        async with serve_callback_on_loopback(listener_app, "127.0.0.1", port) as callback, \
+                connect("alice@example.com") as alice, httpx.AsyncClient() as browser:
+            for _ in range(2):
+                started = await alice.ok("install_integration", {"slug": "hubspot"})
+                page = await browser.get(f"{callback}/oauth/callback", params=provider.approve(
+                    started["authorization_url"]))
+                assert page.status_code == 200 and "HubSpot is connected" in page.text
+            first = grant_of(provider, 0)
+            assert provider.revoked == [] and await works(provider, first[0])  # the page came first
+            provider.revocations_wait.set()
+            for _ in range(200):
+                if await owner.fetchval("SELECT count(*) FROM public.oauth_revocations") == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert not await works(provider, first[0]) and first[1] not in provider.refresh_tokens
 
 
 @pytest.mark.usefixtures("mocked")
