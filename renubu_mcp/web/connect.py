@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from ..authserver.redirects import form_target
 from ..oauth import connect
 from ..oauth.connect import CONNECT_PATH, Link, LinkUnavailable
 from ..oauth.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, TOLERANCE_S
 from .forms import cross_site, read_form
-from ..authserver.redirects import form_target
 from .pages import BASE_HEADERS, esc, paragraph, render_page
 
 log = logging.getLogger(__name__)

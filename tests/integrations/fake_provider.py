@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -257,8 +257,15 @@ class FakeProvider:
         async def metadata(request: Request) -> Response:
             return _starlette(*self.metadata(request.url.path))
 
+        async def authorize(request: Request) -> Response:
+            """A browser at the consent screen: the user approves at once, and is sent back."""
+            back = self.approve(str(request.url))
+            redirect = parse_qs(request.url.query)["redirect_uri"][0]
+            return Response(status_code=302, headers={"Location": f"{redirect}?{urlencode(back)}"})
+
         return Starlette(routes=[
             Route("/.well-known/{rest:path}", metadata, methods=["GET"]),
+            Route("/oauth/authorize", authorize, methods=["GET"]),
             Route("/oauth/token", token, methods=["POST"]),
             Route("/oauth/revoke", revoke, methods=["POST"]),
             Route("/api/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
