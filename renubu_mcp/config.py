@@ -26,6 +26,11 @@ ENVIRONMENT: dict[str, tuple[str, bool]] = {
     "RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS": ("Comma-separated keys that encrypted secrets before the current one: "
                                               "they only decrypt, until `renubu-mcp tokens rotate-key` is done",
                                               True),
+    "RENUBU_REQUEST_STATE_KEY": ("Key (at least 32 characters) that seals the state of tool calls that ask the user "
+                                 "something (2026-07-28 requestState); every replica must share it (unset: derived "
+                                 "from RENUBU_TOKEN_ENCRYPTION_KEY)", True),
+    "RENUBU_REQUEST_STATE_PREVIOUS_KEYS": ("Comma-separated keys that sealed request state before the current one: "
+                                           "they still open it, for one 15-minute lifetime after a rotation", True),
     "RENUBU_READ_ONLY": ("true: offer no write tool and run every transaction read-only", False),
     "RENUBU_TOOLSETS": ("Comma-separated toolsets to offer: customers, workflows, docs, features, integrations",
                         False),
@@ -88,6 +93,13 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
+def _sealing_key(name: str, value: str | None) -> str | None:
+    """A key for AES-256-GCM sealing: at least 32 characters (a random one: `openssl rand -hex 32`)."""
+    if value is not None and len(value.strip()) < 32:
+        raise ConfigError(f"RENUBU_{name} must hold keys of at least 32 characters (e.g. `openssl rand -hex 32`)")
+    return value.strip() if value is not None else None
+
+
 def _whole_number(name: str, value: str | None, default: int, lowest: int, highest: int) -> int:
     if value is None:
         return default
@@ -123,6 +135,9 @@ class Settings:
     # Keys that encrypted stored secrets before the current one: used only to decrypt rows they made, while
     # `renubu-mcp tokens rotate-key` moves those rows to the current key.
     token_encryption_previous_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Seal the state of calls that ask the user something (request_state.py); unset: derived from the token key.
+    request_state_key: str | None = field(default=None, repr=False)
+    request_state_previous_keys: tuple[str, ...] = field(default=(), repr=False)
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
@@ -156,6 +171,9 @@ class Settings:
             access_token=get("ACCESS_TOKEN"),
             token_encryption_key=get("TOKEN_ENCRYPTION_KEY"),
             token_encryption_previous_keys=_list(get("TOKEN_ENCRYPTION_PREVIOUS_KEYS")),
+            request_state_key=_sealing_key("REQUEST_STATE_KEY", get("REQUEST_STATE_KEY")),
+            request_state_previous_keys=tuple(_sealing_key("REQUEST_STATE_PREVIOUS_KEYS", k)
+                                              for k in _list(get("REQUEST_STATE_PREVIOUS_KEYS"))),
             jwt_secret=get("JWT_SECRET"),
             jwt_issuer=get("JWT_ISSUER"),
             jwt_audience=get("JWT_AUDIENCE"),

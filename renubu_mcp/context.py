@@ -18,6 +18,7 @@ from mcp.server.mcpserver import Context
 
 from .config import Settings
 from .db import Database, DatabaseUnavailable, Principal
+from .elicitations import Elicitations
 from .errors import Unavailable, from_database_error
 
 
@@ -41,6 +42,10 @@ class AppState:
     stdio_principal: Principal | None
     token_key: str | None = field(default=None, repr=False)
     jwt_secret: str | None = field(default=None, repr=False)
+    # Sessions waiting to hear that a page they opened for the user has done its work (2025-11-25).
+    elicitations: Elicitations = field(default_factory=Elicitations, repr=False)
+    # stdio: the loopback listener that serves the pages links lead to (opened by the first link); None otherwise.
+    link_listener: Any = field(default=None, repr=False)
 
     def principal(self) -> Principal:
         if self.stdio_principal is not None:

@@ -1,4 +1,5 @@
-"""The HTTP deployment: streamable HTTP at /mcp (stateless, so any replica answers), /healthz, and the web routes."""
+"""The HTTP deployment: streamable HTTP at /mcp (stateless, so any replica answers; a 2025-11-25 client that
+initializes gets a session: sessions.py), /healthz, and the web routes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from . import sessions
 from .authserver import policy as auth_policy
 from .authserver import routes as auth_routes
 from .bearer import BearerTokenVerifier
@@ -74,6 +76,7 @@ def register_routes(server: MCPServer, app: Callable[[], AppState], settings: Se
 
 def build_http_app(server: MCPServer, settings: Settings) -> Starlette:
     install_access_log_redaction()  # the callback's code and state, and connect tokens, stay out of access logs
-    return server.streamable_http_app(
-        stateless_http=True, json_response=True, transport_security=transport_security(settings), host=settings.host
-    )
+    security = transport_security(settings)
+    app = server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security,
+                                     host=settings.host)
+    return sessions.add_sessions(server, app, security)  # 2025-11-25 clients that initialize get a session

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
 
-from . import __version__, http_app, prompts, resources
+from . import __version__, http_app, prompts, request_state, resources
 from .bearer import BearerTokenVerifier
 from .catalog import RoleAwareToolList, build_tools
 from .config import Settings
@@ -84,6 +84,7 @@ def build_server(
     listen = stdio_user and oauth_callback_listener and "integrations" in settings.toolsets
     address = loopback_listen_address(settings) if listen else None
     listeners: list[OnDemandListener] = []  # the running server's, opened by the first tool that needs it
+    sealing = request_state.SharedKeys()  # keys known once the backend is open (the embedded key lives there)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
@@ -91,6 +92,7 @@ def build_server(
             principal = await resolve_stdio_principal(settings, backend.db) if stdio_user else None
             state = AppState(settings=settings, db=backend.db, stdio_principal=principal,
                              token_key=backend.token_key, jwt_secret=backend.jwt_secret)
+            sealing.start(settings, backend.token_key, replicas_possible=not stdio_user)
             running.append(state)
             try:
                 async with AsyncExitStack() as stack:
@@ -98,6 +100,7 @@ def build_server(
                         listener = OnDemandListener(state, *address)
                         stack.push_async_callback(listener.close)
                         listeners.append(listener)
+                        state.link_listener = listener
                         stack.callback(listeners.remove, listener)
                     yield state
             finally:
@@ -132,6 +135,7 @@ def build_server(
         log_level=settings.log_level,
         tools=build_tools(specs),
         middleware=[RoleAwareToolList(specs, lambda ctx: ctx.lifespan_context.caller_profile_role())],
+        request_state_security=request_state.security(sealing),
         **auth,
     )
     resources.register(server, settings.toolsets, app=app)

@@ -91,15 +91,7 @@ async def integration_request(
 ) -> ApiResponse:
     """One call to the integration's API with the user's token; on a 401, one refresh and one retry."""
     method = method.upper()
-    if method not in METHODS:
-        raise InvalidArgument(f"method must be one of {', '.join(METHODS)}")
-    content = None
-    if body is not None:
-        if method in ("GET", "DELETE"):
-            raise InvalidArgument(f"a {method} request takes no body")
-        content = json.dumps(body, separators=(",", ":")).encode()
-        if len(content) > MAX_REQUEST_BYTES:
-            raise InvalidArgument(f"body must be at most {MAX_REQUEST_BYTES} bytes as JSON")
+    content = request_body(method, body)
     async with transaction_as(app, principal) as conn:
         install = await own_install(conn, install_ref)
     if not install.api_base_url:
@@ -116,6 +108,25 @@ async def integration_request(
             tokens.append(newer)
             response = await _send(install.name, method, url, query, content, header, newer)
     return _redacted(response, tokens)
+
+
+def request_body(method: str, body: Any) -> bytes | None:
+    """The body as it is sent (compact JSON), after checking the method takes one and its size."""
+    if method not in METHODS:
+        raise InvalidArgument(f"method must be one of {', '.join(METHODS)}")
+    if body is None:
+        return None
+    if method in ("GET", "DELETE"):
+        raise InvalidArgument(f"a {method} request takes no body")
+    content = json.dumps(body, separators=(",", ":")).encode()
+    if len(content) > MAX_REQUEST_BYTES:
+        raise InvalidArgument(f"body must be at most {MAX_REQUEST_BYTES} bytes as JSON")
+    return content
+
+
+def query_pairs(query: dict[str, Any] | None) -> list[tuple[str, str]] | None:
+    """The query parameters as they are sent."""
+    return _params(query)
 
 
 def credential_header(header: str, token: str) -> dict[str, str]:

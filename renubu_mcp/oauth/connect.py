@@ -1,12 +1,17 @@
-"""Connecting API-key and webhook integrations through a connect page: the key never passes the assistant.
+"""Connecting an integration through a connect page: the key never passes the assistant.
 
 install_integration makes a single-use link to /connect/{token} on this server, bound to the user's install
 and good for 10 minutes; only the token's SHA-256 is stored. The user opens it in a browser and pastes the
 key (api_key), or reveals the webhook's signing secret (webhook), which is made at that moment, stored
-encrypted and shown this once. The page carries no user identity: connect_link_owner() (the login role,
-outside any request) says whose link it is, and everything after that runs as that user, under RLS. The
-submit spends the link in the same transaction that stores the secret, so a failure leaves it usable and a
-replay, or a second tab racing the first, finds it spent.
+encrypted and shown this once. For a client that opens pages itself (URL-mode elicitation), OAuth integrations
+get such a link too (oauth2): the page says which user and integration it is for, then sends the browser on to
+the provider's consent screen with a fresh state. The page carries no user identity: connect_link_owner() (the
+login role, outside any request) says whose link it is, and everything after that runs as that user, under RLS.
+The submit spends the link in the same transaction that stores the secret (or starts the authorization), so a
+failure leaves it usable and a replay, or a second tab racing the first, finds it spent.
+
+Each link is also a URL-mode elicitation, whose id is derived from the link (elicitation_id): once the page has
+stored what it came for, the client that opened it is told (elicitations.py).
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ..context import transaction_as
 from ..db import DatabaseUnavailable, Principal
-from ..errors import InvalidArgument, NotFound
+from ..errors import Conflict, InvalidArgument, NotFound
+from . import flow
+from .flow import requested_scopes
 from .installs import open_install
-from .settings import public_url
-from .vault import keyring
+from .settings import public_url, redirect_uri
+from .vault import keyring, require_key
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +46,16 @@ MAX_API_KEY_CHARS = 4096
 # secrets.token_urlsafe(32): 43 characters. Anything else in the path was not made here.
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
-Purpose = Literal["api_key", "webhook"]
+Purpose = Literal["api_key", "webhook", "oauth2"]
 
 
 def link_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def elicitation_id(token_hash: str) -> str:
+    """The URL-mode elicitation a link is: an opaque id from which the link cannot be recovered."""
+    return "connect-" + hashlib.sha256(("renubu-elicitation:" + token_hash).encode()).hexdigest()[:32]
 
 
 def is_link_token(token: str) -> bool:
@@ -71,10 +83,12 @@ class ConnectStart:
     install_status: str
     connect_url: str = field(repr=False)  # carries the token: a one-time capability
     expires_at: datetime
+    elicitation_id: str = ""
+    started_at: datetime | None = None  # the database's clock when the link was made
 
 
 _ENTRY = """
-SELECT i.id, i.slug, i.name, i.status, i.connection_type
+SELECT i.id, i.slug, i.name, i.status, i.connection_type, i.authorization_url, i.client_id, i.default_scopes
 FROM public.mcp_integrations i WHERE i.slug = $1 AND i.deleted_at IS NULL
 """
 # One live link per install (a new one supersedes the last), and the caller's spent or expired ones go.
@@ -84,27 +98,48 @@ WHERE l.user_id = (SELECT auth.uid())
   AND (l.user_integration_id = $1 OR l.consumed_at IS NOT NULL OR l.expires_at < now())
 """
 _NEW_LINK = """
-INSERT INTO public.connect_links (token_hash, user_id, user_integration_id, purpose)
-VALUES ($1, (SELECT auth.uid()), $2, $3)
-RETURNING expires_at
+INSERT INTO public.connect_links (token_hash, user_id, user_integration_id, purpose, requested_scopes)
+VALUES ($1, (SELECT auth.uid()), $2, $3, $4)
+RETURNING expires_at, created_at
 """
 
 
-async def start_connect(conn: asyncpg.Connection, *, server_url: str, slug: str) -> ConnectStart:
-    """Create or reuse the caller's install of an API-key or webhook entry, and a link to its connect page."""
+async def start_connect(
+    conn: asyncpg.Connection, *, server_url: str, slug: str, scopes: list[str] | None = None, oauth: bool = False
+) -> ConnectStart:
+    """Create or reuse the caller's install of an entry, and a link to its connect page. OAuth entries get one
+    only with `oauth` (a client that opens the page itself); their page goes on to the provider."""
     entry = await conn.fetchrow(_ENTRY, slug)
     if entry is None:
         raise NotFound(f"no integration {slug!r} in the marketplace (see list_integrations)")
-    if entry["connection_type"] not in ("api_key", "webhook"):
-        raise InvalidArgument(f"{entry['name']} connects through OAuth, not a connect page")
-    install = await open_install(conn, entry)
+    kind = entry["connection_type"]
+    requested = None
+    if kind == "oauth2":
+        if not oauth:
+            raise InvalidArgument(f"{entry['name']} connects through OAuth, not a connect page")
+        if not entry["authorization_url"] or not entry["client_id"]:
+            raise Conflict(f"{entry['name']} is not fully set up yet (no client id); ask an admin")
+        requested = list(requested_scopes(scopes, tuple(entry["default_scopes"] or ())))
+    elif kind not in ("api_key", "webhook"):
+        raise InvalidArgument(f"{entry['name']} cannot be connected here")
+    elif scopes:
+        raise InvalidArgument("scopes apply to OAuth integrations only")
+    install = await open_install(conn, entry, requested)
     await conn.execute(_TIDY, install["id"])
     token = secrets.token_urlsafe(32)
-    expires_at = await conn.fetchval(_NEW_LINK, link_hash(token), install["id"], entry["connection_type"])
+    digest = link_hash(token)
+    made = await conn.fetchrow(_NEW_LINK, digest, install["id"], kind, requested)
     return ConnectStart(
-        install_id=install["id"], slug=entry["slug"], name=entry["name"], connection_type=entry["connection_type"],
-        install_status=install["status"], connect_url=f"{server_url}{CONNECT_PATH}/{token}", expires_at=expires_at,
+        install_id=install["id"], slug=entry["slug"], name=entry["name"], connection_type=kind,
+        install_status=install["status"], connect_url=f"{server_url}{CONNECT_PATH}/{token}",
+        expires_at=made["expires_at"], elicitation_id=elicitation_id(digest), started_at=made["created_at"],
     )
+
+
+async def withdraw(conn: asyncpg.Connection, install_id: UUID) -> None:
+    """The user declined to open the page: the install's live link goes (a spent one stays, to say so)."""
+    await conn.execute("DELETE FROM public.connect_links WHERE user_integration_id = $1 AND consumed_at IS NULL",
+                       install_id)
 
 
 # --- the page (no user identity: the link names the user) ---------------------------------------------------
@@ -125,6 +160,13 @@ class Link:
     integration_disabled: bool
     install_status: str
     secret_hint: str | None
+    user_email: str | None = None  # whose link it is: the page says so
+    requested_scopes: tuple[str, ...] = ()
+    authorization_url: str | None = None  # oauth2: where the page sends the browser on to
+
+    @property
+    def elicitation_id(self) -> str:
+        return elicitation_id(self.token_hash)
 
 
 class LinkUnavailable(Exception):
@@ -133,11 +175,13 @@ class LinkUnavailable(Exception):
 
 _LINK = """
 SELECT l.user_integration_id AS install_id, l.purpose, i.name, i.slug, i.status = 'disabled' AS integration_disabled,
-       ui.status AS install_status, w.secret_hint
+       ui.status AS install_status, w.secret_hint, p.email AS user_email, i.authorization_url,
+       coalesce(l.requested_scopes, '{}') AS requested_scopes
 FROM public.connect_links l
 JOIN public.user_integrations ui ON ui.id = l.user_integration_id
 JOIN public.mcp_integrations i ON i.id = ui.integration_id
 LEFT JOIN public.webhook_endpoints w ON w.user_integration_id = ui.id
+LEFT JOIN public.profiles p ON p.id = l.user_id
 WHERE l.token_hash = $1
 """
 
@@ -167,8 +211,10 @@ async def find_link(app, token: str) -> Link | None:
         raise LinkUnavailable from None
     if row is None:
         return None
+    values = dict(row)
+    values["requested_scopes"] = tuple(values["requested_scopes"])
     return Link(token_hash=digest, user_id=owner["user_id"], expired=owner["expired"], consumed=owner["consumed"],
-                **dict(row))
+                **values)
 
 
 @dataclass(frozen=True)
@@ -253,6 +299,7 @@ async def submit_api_key(app, link: Link, api_key: str) -> Submitted:
         await conn.execute(_STORE_KEY, install_id, api_key, keys.current, keys.current_id)
         await conn.execute(_ACTIVATE, install_id)
     log.info("integration %s connected with an API key", link.slug)
+    await app.elicitations.complete(link.elicitation_id)
     return Submitted(True, f"{link.name} is connected. You can close this window and go back to your assistant.")
 
 
@@ -271,7 +318,30 @@ async def reveal_webhook_secret(app, link: Link) -> Submitted:
         await conn.execute(_STORE_SECRET, install_id, secret, keys.current, keys.current_id, secret[-4:])
         await conn.execute(_ACTIVATE, install_id)
     log.info("integration %s: webhook signing secret issued", link.slug)
+    await app.elicitations.complete(link.elicitation_id)
     return Submitted(True, f"{link.name} can now send events to Renubu.", secret=secret)
+
+
+@dataclass(frozen=True)
+class Authorizing:
+    """Where the browser goes next: the provider's consent screen (the URL carries the state)."""
+
+    authorization_url: str = field(repr=False)
+
+
+async def begin_authorization(app, link: Link) -> Authorizing | Submitted:
+    """Spend an oauth2 link and start the authorization it leads to, as the link's user (flow.py); the state
+    remembers the link's elicitation, so the callback can tell the client it is done."""
+    key = require_key(app)
+    callback = redirect_uri(app.settings, stdio=app.stdio_principal is not None)
+    async with transaction_as(app, Principal(user_id=link.user_id)) as conn:
+        install_id = await _spend_and_lock(conn, link, "oauth2", unstored="nothing was started")
+        if isinstance(install_id, Submitted):
+            return install_id
+        started = await flow.start_authorization(conn, key=key, redirect_uri=callback, slug=link.slug,
+                                                 scopes=list(link.requested_scopes) or None,
+                                                 elicitation_id=link.elicitation_id)
+    return Authorizing(started.authorization_url)
 
 
 def csrf_token(app, link: Link, nonce: str) -> str:

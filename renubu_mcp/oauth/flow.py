@@ -12,10 +12,10 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime
-from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
@@ -25,7 +25,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ..db import DatabaseUnavailable, Principal
 from ..errors import Conflict, InvalidArgument, NotFound, Unavailable
-from . import provider
+from . import metadata, provider, revocation
 from .installs import open_install, provider_config
 from .provider import ProviderConfig, ProviderError, TokenGrant
 from ..context import transaction_as
@@ -68,16 +68,18 @@ WHERE s.user_id = (SELECT auth.uid()) AND (s.consumed_at IS NOT NULL OR s.expire
 _NEW_STATE = """
 INSERT INTO public.oauth_states
   (state_hash, user_id, user_integration_id, code_verifier_encrypted, encryption_key_id, redirect_uri,
-   requested_scopes)
-VALUES ($1, (SELECT auth.uid()), $2, public.encrypt_oauth_token($3, $4), $5, $6, $7)
+   requested_scopes, elicitation_id)
+VALUES ($1, (SELECT auth.uid()), $2, public.encrypt_oauth_token($3, $4), $5, $6, $7, $8)
 RETURNING expires_at
 """
 
 
 async def start_authorization(
-    conn: asyncpg.Connection, *, key: str, redirect_uri: str, slug: str, scopes: list[str] | None
+    conn: asyncpg.Connection, *, key: str, redirect_uri: str, slug: str, scopes: list[str] | None,
+    elicitation_id: str | None = None,
 ) -> AuthorizationStart:
-    """Create or reuse the caller's install and a single-use state; the URL the user opens to approve."""
+    """Create or reuse the caller's install and a single-use state; the URL the user opens to approve.
+    `elicitation_id`: the URL-mode elicitation (a connect page) this authorization completes."""
     entry = await conn.fetchrow(_ENTRY, slug)
     if entry is None:
         raise NotFound(f"no integration {slug!r} in the marketplace (see list_integrations)")
@@ -88,14 +90,15 @@ async def start_authorization(
         )
     if not entry["authorization_url"] or not entry["client_id"]:
         raise Conflict(f"{entry['name']} is not fully set up yet (no client id); ask an admin")
-    requested = _requested_scopes(scopes, tuple(entry["default_scopes"] or ()))
+    requested = requested_scopes(scopes, tuple(entry["default_scopes"] or ()))
     install = await open_install(conn, entry, list(requested))
     await conn.execute(_TIDY)
 
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters of [A-Za-z0-9_-]: RFC 7636 wants 43-128
     expires_at = await conn.fetchval(
-        _NEW_STATE, state_hash(state), install["id"], verifier, key, key_id(key), redirect_uri, list(requested)
+        _NEW_STATE, state_hash(state), install["id"], verifier, key, key_id(key), redirect_uri, list(requested),
+        elicitation_id,
     )
     url = prepare_grant_uri(
         entry["authorization_url"], client_id=entry["client_id"], response_type="code", redirect_uri=redirect_uri,
@@ -108,7 +111,7 @@ async def start_authorization(
     )
 
 
-def _requested_scopes(scopes: list[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
+def requested_scopes(scopes: list[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
     if not scopes:
         return allowed
     requested = tuple(dict.fromkeys(s.strip() for s in scopes if s.strip()))
@@ -135,6 +138,8 @@ class CallbackOutcome:
     title: str
     message: str
     status_code: int = 200
+    # Work that must not keep the browser waiting: run once the page is sent (revoking the replaced grant).
+    afterwards: Callable[[], Awaitable[Any]] | None = field(default=None, repr=False, compare=False)
 
 
 def _failed(message: str, title: str = "Not connected", status_code: int = 400) -> CallbackOutcome:
@@ -164,7 +169,7 @@ async def complete_authorization(
     principal = Principal(user_id=consumed["user_id"])
     install_id = consumed["user_integration_id"]
     try:
-        return await _finish(app, principal, consumed, params, expected_user)
+        return await _finish(app, principal, consumed, params, expected_user, state_hash(state))
     except ToolError as exc:  # our own messages: safe to show and to store
         await _record_failure(app, principal, install_id, f"connecting failed: {exc}")
         return _failed(f"Connecting failed: {exc}", status_code=500)
@@ -185,12 +190,16 @@ async def _consume(app, state: str) -> asyncpg.Record | None:
 
 
 async def _finish(
-    app, principal: Principal, consumed: asyncpg.Record, params: Mapping[str, str], expected_user: UUID | None
+    app, principal: Principal, consumed: asyncpg.Record, params: Mapping[str, str], expected_user: UUID | None,
+    digest: str,
 ) -> CallbackOutcome:
     keys = keyring(app)
     install_id = consumed["user_integration_id"]
     async with transaction_as(app, principal) as conn:
         cfg = await provider_config(conn, consumed["integration_id"], keys)
+        # Started from a connect page a client opened (URL-mode elicitation): that client hears when it is done.
+        elicitation = await conn.fetchval("SELECT elicitation_id FROM public.oauth_states WHERE state_hash = $1",
+                                          digest)
         verifier = None
         state_key = keys.for_id(consumed["encryption_key_id"])
         if state_key is not None:
@@ -200,7 +209,9 @@ async def _finish(
             )
             verifier = row["verifier"]
 
-    problem = _problem(cfg, consumed, params, expected_user, verifier)
+    # RFC 9207 2.4: a server that identifies itself must do so in every response (asked only when it did not).
+    iss_required = "iss" not in params and "error" not in params and await metadata.sends_iss(cfg)
+    problem = _problem(cfg, consumed, params, expected_user, verifier, iss_required)
     grant: TokenGrant | None = None
     if problem is None:
         try:
@@ -213,19 +224,21 @@ async def _finish(
         log.info("authorization for %s not completed: %s", cfg.slug, recorded)
         return _failed(f"{shown} {_START_AGAIN}", title=f"{cfg.name} was not connected")
 
-    if not await _store_grant(app, principal, consumed, grant, keys):
+    stored = await _store_grant(app, principal, consumed, grant, keys, cfg)
+    if stored is None:
         return _failed(f"{cfg.name} was uninstalled while you were signing in, so nothing was stored.",
                        title=f"{cfg.name} was not connected", status_code=409)
     log.info("integration %s connected", cfg.slug)
+    await app.elicitations.complete(elicitation)
     return CallbackOutcome(
         ok=True, title=f"{cfg.name} is connected",
-        message="You can close this window and go back to your assistant.",
+        message="You can close this window and go back to your assistant.", afterwards=stored,
     )
 
 
 def _problem(
     cfg: ProviderConfig, consumed: asyncpg.Record, params: Mapping[str, str], expected_user: UUID | None,
-    verifier: str | None,
+    verifier: str | None, iss_required: bool = False,
 ) -> tuple[str, str] | None:
     """(what the browser is told, what is recorded on the install), or None when the exchange may go ahead."""
     if expected_user is not None and consumed["user_id"] != expected_user:
@@ -244,6 +257,11 @@ def _problem(
         # RFC 9207: a response naming another issuer may be a mix-up attack.
         return ("The response came from an unexpected issuer and was discarded.",
                 "the authorization response named an unexpected issuer (iss)")
+    if iss_required:
+        # The server identifies itself (a configured issuer, or its metadata says so): a response that does not
+        # may come from another server (a mix-up attack), so no code is exchanged.
+        return ("The response did not say which server sent it, so it was discarded.",
+                "the authorization response had no issuer (iss), which this provider always sends")
     if verifier is None:
         return ("The server's encryption key changed during sign-in.",
                 "the PKCE verifier was encrypted with a different key")
@@ -253,12 +271,7 @@ def _problem(
 
 
 def expected_issuer(cfg: ProviderConfig) -> str | None:
-    if cfg.issuer:
-        return cfg.issuer
-    if cfg.authorization_url:
-        parts = urlsplit(cfg.authorization_url)
-        return f"{parts.scheme}://{parts.netloc}"
-    return None
+    return metadata.assumed_issuer(cfg)
 
 
 def _same_issuer(given: str, expected: str | None) -> bool:
@@ -306,34 +319,47 @@ WHERE id = $1
 """
 
 
-_OLD_REFRESH = f"""
+_OLD_GRANT = f"""
 SELECT CASE WHEN t.encryption_key_id = ANY($3::text[])
+            THEN public.decrypt_oauth_token(t.access_token_encrypted, {key_for("t.encryption_key_id", "$2", "$3")})
+       END AS access_token,
+       CASE WHEN t.encryption_key_id = ANY($3::text[])
             THEN public.decrypt_oauth_token(t.refresh_token_encrypted, {key_for("t.encryption_key_id", "$2", "$3")})
        END AS refresh_token
-FROM public.oauth_tokens t WHERE t.user_integration_id = $1 FOR UPDATE
+FROM public.oauth_tokens t WHERE t.user_integration_id = $1 AND t.token_type = 'Bearer' FOR UPDATE
 """
 
 
 async def _store_grant(
-    app, principal: Principal, consumed: asyncpg.Record, grant: TokenGrant, keys: Keyring
-) -> bool:
+    app, principal: Principal, consumed: asyncpg.Record, grant: TokenGrant, keys: Keyring, cfg: ProviderConfig
+) -> Callable[[], Awaitable[Any]] | None:
+    """Store the new grant; None when the install was uninstalled meanwhile. The grant it replaces is kept for
+    revocation in the same transaction; what is returned revokes it (revocation.py), once the page is sent."""
     install_id = consumed["user_integration_id"]
     scopes = list(grant.scopes if grant.scopes is not None else consumed["requested_scopes"])
     async with transaction_as(app, principal) as conn:
         status = await conn.fetchval(_LOCK_INSTALL, install_id)
         if status is None or status == "revoked":
-            return False
-        refresh_token = grant.refresh_token
-        if refresh_token is None:
-            try:
-                old = await fetchrow_decrypting(conn, _OLD_REFRESH, install_id, keys.keys, keys.ids)
-            except Unavailable:  # undecryptable: the new grant goes on without it
-                old = None
-            refresh_token = old["refresh_token"] if old else None
+            return None
+        try:
+            row = await fetchrow_decrypting(conn, _OLD_GRANT, install_id, keys.keys, keys.ids)
+        except Unavailable:  # undecryptable: nothing that could be revoked or kept
+            row = None
+        old = revocation.Replaced(row["access_token"], row["refresh_token"]) if row else revocation.Replaced()
+        # A new grant without a refresh token keeps the one the earlier grant gave.
+        refresh_token = grant.refresh_token or old.refresh_token
+        if cfg.revocation_url:
+            await revocation.retire(conn, install_id, revocation.to_retire(old, grant.access_token,
+                                                                           grant.refresh_token), keys)
         await conn.execute(
             _UPSERT_TOKENS, install_id, grant.access_token, refresh_token, keys.current, keys.current_id, scopes,
             grant.expires_in,
         )
         await conn.execute(_ACTIVATE, install_id, scopes)
         await conn.execute("DELETE FROM public.oauth_states WHERE user_integration_id = $1", install_id)
-    return True
+
+    async def revoke_replaced() -> None:
+        if cfg.revocation_url:
+            await revocation.revoke_replaced(app, principal, install_id, cfg, keys)
+
+    return revoke_replaced

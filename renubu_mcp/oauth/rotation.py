@@ -45,6 +45,8 @@ ENCRYPTED: tuple[EncryptedColumns, ...] = (
     EncryptedColumns("oauth_states", "id", ("code_verifier_encrypted",), "encryption_key_id"),
     EncryptedColumns("mcp_integrations", "id", ("client_secret_encrypted",), "client_secret_key_id"),
     EncryptedColumns("webhook_endpoints", "id", ("signing_secret_encrypted",), "encryption_key_id"),
+    # Replaced grants still to be revoked at the provider (revocation.py).
+    EncryptedColumns("oauth_revocations", "id", ("token_encrypted",), "encryption_key_id"),
 )
 
 

@@ -17,7 +17,7 @@ import asyncpg
 
 from ..db import Principal
 from ..errors import Conflict, Forbidden, InvalidArgument, NotFound, Unavailable
-from . import provider
+from . import provider, revocation
 from .installs import Install, own_install, provider_config
 from .provider import ProviderError
 from ..context import transaction_as
@@ -204,23 +204,29 @@ async def revoke_install(app, principal: Principal, install_ref: str | UUID) -> 
             row = await fetchrow_decrypting(conn, _READ_LOCKED, install.id, keys.keys, keys.ids)
         except Unavailable:  # undecryptable: nothing to send the provider, but the secrets still go
             row, revoked = None, False
-        if row is not None:
+        # Grants an earlier connection replaced whose revocation is not confirmed yet (revocation.py) go too.
+        replaced = await revocation.pending(conn, install.id, keys)
+        if row is not None or replaced:
             try:
                 cfg = await provider_config(conn, install.integration_id, keys)
             except Unavailable:  # the client secret is under another key: the secrets still go
                 cfg, revoked = None, False
+            results = []
             if cfg is None or not cfg.revocation_url:
                 pass
-            elif row["access_token"] is None:
+            elif row is not None and row["access_token"] is None:
                 revoked = False  # encrypted under another key: nothing we can send
-            else:
+            elif row is not None:
                 # Revoking the refresh token ends the whole grant (RFC 7009 2.1); the access token too, to be sure.
-                results = []
                 if row["refresh_token"]:
                     results.append(await provider.revoke(cfg, row["refresh_token"], "refresh_token"))
                 results.append(await provider.revoke(cfg, row["access_token"], "access_token"))
-                revoked = all(results)
+            if cfg is not None and cfg.revocation_url and replaced:
+                results.append(not (await revocation.revoke_all(cfg, replaced))[1])
+            if results:
+                revoked = all(results) and revoked is not False
         await conn.execute("DELETE FROM public.oauth_tokens WHERE user_integration_id = $1", install.id)
+        await conn.execute("DELETE FROM public.oauth_revocations WHERE user_integration_id = $1", install.id)
         await conn.execute("DELETE FROM public.oauth_states WHERE user_integration_id = $1", install.id)
         await conn.execute("DELETE FROM public.connect_links WHERE user_integration_id = $1", install.id)
         await conn.execute("DELETE FROM public.webhook_endpoints WHERE user_integration_id = $1", install.id)

@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field
 
+from .. import asking
 from ..context import app_state, read_as_caller, user_transaction
 from ..errors import InvalidArgument
 from ..oauth import connect, flow, tokens
 from ..oauth.settings import redirect_uri
 from ..oauth.vault import require_key
 from ..results import render, utc_text
+from . import connecting
 from .common import Cursor, Limit
 from .marketplace import Scopes, Slug, toolset
 from .paging import decode_cursor, finish_page
@@ -25,10 +27,14 @@ async def install_integration(
     ctx: Context,
     slug: Slug,
     scopes: Annotated[Scopes | None, Field(description="oauth2; default all")] = None,
-) -> CallToolResult:
-    """Connect an integration: returns a one-time link for the user's browser (never ask for keys in chat)."""
+) -> CallToolResult | InputRequiredResult:
+    """Connect an integration: a one-time page in the user's browser, which their client opens or you get as a
+    link (never ask for keys in chat)."""
     app = app_state(ctx)
     key = require_key(app)
+    channel = asking.channel(ctx)
+    if channel.can_open_page:  # the client opens the page for the user: no link through the model
+        return await connecting.install(ctx, slug, scopes, channel)
     async with user_transaction(ctx) as conn:
         kind = await conn.fetchval(
             "SELECT connection_type FROM public.mcp_integrations WHERE slug = $1 AND deleted_at IS NULL", slug

@@ -7,13 +7,15 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field, WithJsonSchema
 
 from ..context import app_state, read_as_caller
 from ..errors import InvalidArgument
 from ..oauth import api
+from ..oauth.tokens import ReauthorizationNeeded
 from ..results import render
+from . import request_gate
 from .common import Cursor
 from .marketplace import Slug, toolset
 from .paging import decode_keyset_cursor, finish_page
@@ -33,10 +35,18 @@ async def integration_request(
     query: Annotated[dict[str, str | int | float | bool | list[str]] | None, Field(max_length=50), WithJsonSchema({
         "type": "object", "description": "query parameters"})] = None,
     body: Body = None,
-) -> CallToolResult:
+) -> CallToolResult | InputRequiredResult:
     """Call a connected integration's API as you (the server adds your token); writes change the other product."""
     app = app_state(ctx)
-    result = await api.integration_request(app, app.principal(), slug, method, path, query, body)
+    cleared = await request_gate.clear(ctx, slug, method, path, query, api.request_body(method, body))
+    if isinstance(cleared, InputRequiredResult):
+        return cleared  # the user is asked first (2026-07-28); the client calls again with the answers
+    try:
+        result = await api.integration_request(app, app.principal(), slug, method, path, query, body)
+    except ReauthorizationNeeded:
+        if not request_gate.can_reconnect(ctx):
+            raise
+        return await request_gate.reconnect(ctx, slug, cleared)
     return render({"status_code": result.status_code, "url": result.url, "headers": result.headers,
                    "body": result.body, **({"truncated": True} if result.truncated else {})})
 

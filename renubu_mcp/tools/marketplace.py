@@ -42,6 +42,9 @@ SecretArg = Annotated[Any, WithJsonSchema({
 HeaderName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$", description=(
     "api_key: header for the key (Authorization sends Bearer <key>)"))]
 
+# integration_request sends writes only after the user confirmed each one in their client; for clients that
+# cannot ask, an admin may let one integration's writes go out unattended (request_gate.py).
+UNATTENDED = "send integration_request writes without the user confirming each"
 FORBIDDEN = "only admins can change the marketplace; nothing was changed"
 NOT_FOUND = "no integration {!r} in the marketplace; find slugs with list_integrations"
 MAX_SECRET_CHARS = 500
@@ -92,6 +95,7 @@ async def register_integration(
     api_key_header: HeaderName = "Authorization",
     docs_url: Url | None = None,
     icon_url: Url | None = None,
+    allow_unattended_writes: Annotated[bool, Field(description=UNATTENDED)] = False,
 ) -> CallToolResult:
     """Admins: add a marketplace entry (disabled until set_integration_status). oauth2 needs authorization_url,
     token_url, client_id. URLs: https (http only for 127.0.0.1)."""
@@ -119,16 +123,17 @@ async def register_integration(
             INSERT INTO public.mcp_integrations AS i
               (slug, name, description, category, connection_type, status, authorization_url, token_url,
                revocation_url, default_scopes, client_id, client_secret_encrypted, client_secret_key_id,
-               token_endpoint_auth_method, issuer, api_base_url, docs_url, icon_url, api_key_header)
+               token_endpoint_auth_method, issuer, api_base_url, docs_url, icon_url, api_key_header,
+               allow_unattended_writes)
             VALUES ($1, $2, $3, $4, $5, 'disabled', $6, $7, $8, $9, $10,
                     CASE WHEN $11::text IS NOT NULL THEN public.encrypt_oauth_token($11, $12) END,
                     CASE WHEN $11::text IS NOT NULL THEN $13 END,
-                    $14, $15, $16, $17, $18, $19)
+                    $14, $15, $16, $17, $18, $19, $20)
             """,
             slug, name.strip(), description, category.strip(), connection_type, authorization_url, token_url,
             revocation_url, scopes, client_id, secret.get_secret_value() if secret else None, key,
             key_id(key) if key else None, token_endpoint_auth_method, issuer, api_base_url, docs_url, icon_url,
-            api_key_header,
+            api_key_header, allow_unattended_writes,
             )
         except asyncpg.UniqueViolationError:
             raise Conflict(f"integration {slug!r} already exists; change it with update_integration") from None
@@ -157,6 +162,7 @@ async def update_integration(
     api_key_header: HeaderName | None = None,
     docs_url: Url | None = None,
     icon_url: Url | None = None,
+    allow_unattended_writes: Annotated[bool | None, Field(description=UNATTENDED)] = None,
     clear: Annotated[list[Clearable], Field(max_length=10, description="fields to empty")] = [],  # noqa: B006
 ) -> CallToolResult:
     """Admins: change a marketplace entry; only what you pass changes."""
@@ -168,7 +174,7 @@ async def update_integration(
         "name": name.strip() if name else None, "category": category.strip() if category else None,
         "description": description, "client_id": client_id, "token_endpoint_auth_method": token_endpoint_auth_method,
         "default_scopes": _scopes(default_scopes) if default_scopes is not None else None,
-        "api_key_header": api_key_header, **urls,
+        "api_key_header": api_key_header, "allow_unattended_writes": allow_unattended_writes, **urls,
     }
     if api_key_header is not None:
         _check_header(api_key_header)

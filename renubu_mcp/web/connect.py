@@ -1,8 +1,10 @@
-"""GET/POST /connect/{token}: where a user pastes an API key, or reveals a webhook's signing secret, once.
+"""GET/POST /connect/{token}: where a user pastes an API key, reveals a webhook's signing secret once, or (OAuth,
+for a client that opened the page itself) goes on to the provider's consent screen.
 
-GET shows the form and spends nothing (link previews and prefetchers only GET). It also sets a cookie holding
-a random nonce (SameSite=Strict, HttpOnly, scoped to this link's path); the form carries an HMAC of the link
-and that nonce. A POST must bring both, and must not come from another site (Sec-Fetch-Site, Origin), so
+Every page says which Renubu user and which integration the link is for, so a user sent someone else's link
+can tell. GET shows the form and spends nothing (link previews and prefetchers only GET). It also sets a cookie
+holding a random nonce (SameSite=Strict, HttpOnly, scoped to this link's path); the form carries an HMAC of the
+link and that nonce. A POST must bring both, and must not come from another site (Sec-Fetch-Site, Origin), so
 another page cannot submit a key of its choosing into the user's install. The POST spends the link.
 """
 
@@ -16,14 +18,15 @@ from urllib.parse import urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from ..authserver.redirects import form_target
 from ..oauth import connect
 from ..oauth.connect import CONNECT_PATH, Link, LinkUnavailable
 from ..oauth.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, TOLERANCE_S
 from .forms import cross_site, read_form
-from .pages import esc, paragraph, render_page
+from .pages import BASE_HEADERS, esc, paragraph, render_page
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +66,25 @@ def _form(app: Any, link: Link, request: Request, *, error: str | None = None, s
     csrf = connect.csrf_token(app, link, nonce)
     hidden = f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
     problem = f'<p class="error" id="error">{esc(error)}</p>' if error else ""
-    if link.purpose == "api_key":
+    form_targets: tuple[str, ...] = ()
+    if link.purpose == "oauth2":
         title = f"Connect {link.name}"
         body = (
-            paragraph(f"Paste your {link.name} API key. Renubu stores it encrypted and uses it only to call "
+            _for_whom(link)
+            + paragraph(f"Next, {link.name} asks you to approve access. Renubu then keeps the access {link.name} "
+                        f"grants encrypted and uses it only to call {link.name} for you; it is never shown to you, "
+                        "an admin or your assistant.")
+            + problem
+            + f'<form method="post">{hidden}<button type="submit" id="submit">Continue to {esc(link.name)}'
+              "</button></form>"
+        )
+        # Chromium applies form-action to the redirect that follows the POST: allow the provider's origin.
+        form_targets = (form_target(link.authorization_url or ""),)
+    elif link.purpose == "api_key":
+        title = f"Connect {link.name}"
+        body = (
+            _for_whom(link)
+            + paragraph(f"Paste your {link.name} API key. Renubu stores it encrypted and uses it only to call "
                       f"{link.name} for you; it is never shown again, not to you, an admin or your assistant.")
             + problem
             + f'<form method="post" autocomplete="off">{hidden}'
@@ -81,18 +99,27 @@ def _form(app: Any, link: Link, request: Request, *, error: str | None = None, s
         replaces = (f" It replaces the current secret (ending in \u2026{link.secret_hint}), which stops working."
                     if link.secret_hint else "")
         body = (
-            f"<p>{esc(link.name)} sends events to <code id=\"endpoint\">{esc(endpoint)}</code>, signed with a "
+            _for_whom(link)
+            + f"<p>{esc(link.name)} sends events to <code id=\"endpoint\">{esc(endpoint)}</code>, signed with a "
             f"secret that only it and Renubu know.</p>"
             + paragraph(f"The signing secret is shown once, on the next page: have the sending product's webhook "
                         f"settings open to paste it.{replaces}")
             + problem
             + f'<form method="post">{hidden}<button type="submit" id="submit">Show the signing secret</button></form>'
         )
-    response = render_page(title, body, tone="neutral", status_code=status_code, forms=True)
+    response = render_page(title, body, tone="neutral", status_code=status_code, forms=True,
+                           form_targets=form_targets)
     secure = urlsplit(connect.base_url(app)).scheme == "https"
     response.set_cookie(COOKIE, nonce, max_age=600, path=request.url.path, secure=secure, httponly=True,
                         samesite="strict")
     return response
+
+
+def _for_whom(link: Link) -> str:
+    """Whose link this is, first: someone sent another user's link can tell, and close the page."""
+    who = link.user_email or "another Renubu user"
+    return (f'<p id="for-whom">This connects {esc(link.name)} to the Renubu account of <strong>{esc(who)}</strong>. '
+            "If that is not you, or you did not ask your assistant to connect it, close this page.</p>")
 
 
 def _secret_page(app: Any, link: Link, secret: str) -> Response:
@@ -137,7 +164,12 @@ def connect_endpoint(get_app: Callable[[], Any]) -> Callable[[Request], Any]:
             return _form(app, link, request, status_code=403,
                          error="This form is out of date (or did not come from this page). Try again.")
         try:
-            if link.purpose == "api_key":
+            if link.purpose == "oauth2":
+                going = await connect.begin_authorization(app, link)
+                if isinstance(going, connect.Authorizing):
+                    return RedirectResponse(going.authorization_url, status_code=303, headers=dict(BASE_HEADERS))
+                done = going
+            elif link.purpose == "api_key":
                 api_key = form.get("api_key", "").strip()
                 wrong = connect.check_api_key(api_key)
                 if wrong:

@@ -18,6 +18,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -51,7 +52,10 @@ def callback_endpoint(get_app: Callable[[], Any]) -> Callable[[Request], Any]:
         app = get_app()
         principal = getattr(app, "stdio_principal", None)
         outcome = await complete_authorization(app, params, expected_user=principal.user_id if principal else None)
-        return render(outcome)
+        page = render(outcome)
+        if outcome.afterwards is not None:  # after the page is sent: a slow provider does not keep the user waiting
+            page.background = BackgroundTask(outcome.afterwards)
+        return page
 
     return oauth_callback
 

@@ -29,6 +29,7 @@ from renubu_mcp.config import Settings
 from renubu_mcp.context import AppState
 from renubu_mcp.db import Database, Principal
 from renubu_mcp.demo import ADMIN, ALICE, BOB, PAT
+from renubu_mcp.oauth import metadata
 from renubu_mcp.oauth import provider as provider_module
 from renubu_mcp.oauth.vault import key_id
 from renubu_mcp.server import build_server
@@ -56,12 +57,23 @@ def quick_retries(monkeypatch):
                                                                               max_delay=0.05, timeout=5.0))
 
 
+@pytest.fixture(autouse=True)
+def forget_provider_metadata():
+    """What a provider's metadata said is remembered per process: each test starts from nothing."""
+    metadata.forget()
+    yield
+    metadata.forget()
+
+
 @pytest.fixture
 def connect(demo_db) -> Callable[..., Any]:
     @asynccontextmanager
-    async def open_session(email: str, **overrides: Any) -> AsyncIterator[Session]:
+    async def open_session(email: str, *, mode: str = "auto", elicitation_callback: Any = None,
+                           **overrides: Any) -> AsyncIterator[Session]:
+        """mode: "auto" (2026-07-28) or "legacy" (2025-11-25); elicitation_callback: what the user answers
+        (the client then declares form and URL elicitation)."""
         server = build_server(settings_for(demo_db.app_dsn, email, **overrides))
-        async with Client(server) as client:
+        async with Client(server, mode=mode, elicitation_callback=elicitation_callback) as client:
             yield Session(client, email)
 
     return open_session

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -52,6 +52,10 @@ class FakeProvider:
     revocation_status: int = 200
     # Issue access tokens the API then refuses (a provider whose refreshes do not help).
     unusable_tokens: bool = False
+    # Its RFC 8414 metadata says it puts `iss` in every authorization response (RFC 9207); otherwise it has none.
+    advertises_iss: bool = False
+    # Served over HTTP: revocation requests wait for this (a slow provider), when set.
+    revocations_wait: asyncio.Event | None = None
 
     calls: Counter = field(default_factory=Counter)
     codes: dict[str, PendingCode] = field(default_factory=dict)
@@ -93,8 +97,8 @@ class FakeProvider:
         self.issued.append(code)
         self.codes[code] = PendingCode(CLIENT_ID, q["redirect_uri"], q["code_challenge"], q.get("scope", ""))
         params = {"code": code, "state": q["state"]}
-        if iss or self.issuer:
-            params["iss"] = iss or self.issuer
+        if iss or self.issuer or self.advertises_iss:
+            params["iss"] = iss or self.issuer or self.base
         return params
 
     def deny(self, authorization_url: str) -> dict[str, str]:
@@ -173,6 +177,8 @@ class FakeProvider:
         self.calls["revoke"] += 1
         if not self._client_ok(form, authorization):
             return 401
+        if self.revocation_status >= 400:  # failing: nothing is revoked
+            return self.revocation_status
         token = form.get("token", "")
         self.revoked.append((token, form.get("token_type_hint", "")))
         self.refresh_tokens.discard(token)
@@ -193,6 +199,14 @@ class FakeProvider:
             return 200, "x" * 300_000, {"Content-Type": "text/plain"}
         return 200, {"results": [{"id": "1", "name": "Acme from the provider"}], "method": method, "path": path}, {}
 
+    def metadata(self, path: str) -> tuple[int, Any]:
+        self.calls["metadata"] += 1
+        if path != "/.well-known/oauth-authorization-server" or not self.advertises_iss:
+            return 404, {"error": "not_found"}
+        return 200, {"issuer": self.base, "authorization_endpoint": self.authorize_url,
+                     "token_endpoint": self.token_url, "revocation_endpoint": self.revoke_url,
+                     "authorization_response_iss_parameter_supported": True}
+
     # --- respx --------------------------------------------------------------------------------------------
 
     def mount(self, router) -> None:
@@ -210,8 +224,13 @@ class FakeProvider:
                                              request.headers.get("authorization"), request.content)
             return _response(status, body, headers)
 
-        router.post(self.token_url).mock(side_effect=token)
-        router.post(self.revoke_url).mock(side_effect=revoke)
+        def metadata(request: httpx.Request) -> httpx.Response:
+            return _response(*self.metadata(request.url.path))
+
+        router.post(self.token_url, name="token").mock(side_effect=token)
+        router.route(method="GET", host=host, path__startswith="/.well-known/", name="metadata").mock(
+            side_effect=metadata)
+        router.post(self.revoke_url, name="revoke").mock(side_effect=revoke)
         router.route(host=host, path__startswith="/api/").mock(side_effect=api)
 
     # --- a real HTTP server ---------------------------------------------------------------------------------
@@ -226,6 +245,8 @@ class FakeProvider:
             return _starlette(status, body)
 
         async def revoke(request: Request) -> Response:
+            if self.revocations_wait is not None:
+                await self.revocations_wait.wait()
             return Response(status_code=self.revoke(_form(await request.body()), request.headers.get("authorization")))
 
         async def api(request: Request) -> Response:
@@ -233,7 +254,18 @@ class FakeProvider:
                                              request.headers.get("authorization"), await request.body())
             return _starlette(status, body, headers)
 
+        async def metadata(request: Request) -> Response:
+            return _starlette(*self.metadata(request.url.path))
+
+        async def authorize(request: Request) -> Response:
+            """A browser at the consent screen: the user approves at once, and is sent back."""
+            back = self.approve(str(request.url))
+            redirect = parse_qs(request.url.query)["redirect_uri"][0]
+            return Response(status_code=302, headers={"Location": f"{redirect}?{urlencode(back)}"})
+
         return Starlette(routes=[
+            Route("/.well-known/{rest:path}", metadata, methods=["GET"]),
+            Route("/oauth/authorize", authorize, methods=["GET"]),
             Route("/oauth/token", token, methods=["POST"]),
             Route("/oauth/revoke", revoke, methods=["POST"]),
             Route("/api/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),

@@ -88,6 +88,8 @@ class Chromium:
                 self.requested.append(message["params"]["request"]["url"])
         resources = await self.run(self.driver.execute_script,
                                    "return performance.getEntriesByType('resource').map(e => e.name)")
+        # The browser may ask for the site's icon itself (after a form's redirects, say): not the page's doing.
+        resources = [r for r in resources if not r.endswith("/favicon.ico")]
         assert resources == [], f"{shot}: the page loaded {resources}"
         return await self.run(lambda: self.driver.find_element("tag name", "body").text)
 
@@ -183,3 +185,38 @@ async def test_the_oauth_callback_page_shows_success_and_errors(chromium, live, 
         text = await chromium.open(denied, "9-oauth-denied")
         assert "Access was declined at HubSpot" in text and state_of(again["authorization_url"]) not in text
     only_this_server(chromium, live)
+
+
+async def test_the_oauth_connect_page_names_the_user_and_goes_on_to_the_provider(chromium, live, connect, owner,
+                                                                                  mocked):
+    """A client that opens pages itself gets this page for OAuth too (2026-07-28 here): it says whose account it is
+    for, and its form sends the browser on to the provider (the CSP lets exactly that redirect through), which
+    sends it back to the callback."""
+    from mcp.types import InputRequiredResult
+
+    from .conftest import point_at
+    from .fake_provider import FakeProvider
+    from .person import Person
+    from .test_loopback import serve
+
+    mocked.route(host="127.0.0.1").pass_through()  # the server asks the provider's metadata over the socket
+    provider = FakeProvider(base="http://placeholder")
+    async with serve(provider.asgi_app()) as provider_url:
+        provider.base = provider_url
+        await point_at(owner, provider)
+        async with connect("alice@example.com", public_url=live, elicitation_callback=Person(page="accept")) as alice:
+            session = alice.client.session
+            asked = await session.call_tool("install_integration", {"slug": "hubspot"}, allow_input_required=True)
+            assert isinstance(asked, InputRequiredResult)
+            page_url = asked.input_requests["connect"].params.url
+            text = await chromium.open(page_url, "10-oauth-connect-page")
+            assert "This connects HubSpot to the Renubu account of alice@example.com" in text, text
+            await chromium.click("submit")
+            text = await chromium.page("11-oauth-connected-through-the-page")
+            assert "HubSpot is connected" in text, text
+            done = await session.call_tool("install_integration", {"slug": "hubspot"},
+                                           input_responses={"connect": {"action": "accept"}},
+                                           request_state=asked.request_state, allow_input_required=True)
+            assert done.structured_content["status"] == "active"
+    outside = [u for u in chromium.requested if not u.startswith((live + "/", provider_url + "/"))]
+    assert outside == [], outside

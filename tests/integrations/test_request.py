@@ -92,7 +92,9 @@ async def test_a_large_body_is_capped_and_says_so(connect, hubspot, browser):
 
 
 @pytest.mark.usefixtures("mocked")
-async def test_a_json_body_is_sent_for_writes_and_refused_for_reads(connect, hubspot, browser):
+async def test_a_json_body_is_sent_for_writes_and_refused_for_reads(connect, hubspot, browser, owner):
+    # This client cannot confirm writes (test_consent.py covers asking): an admin let HubSpot's go unattended.
+    await owner.execute("UPDATE public.mcp_integrations SET allow_unattended_writes = true WHERE slug = 'hubspot'")
     async with connect("alice@example.com") as alice:
         await connected(alice, hubspot, browser)
         sent = await alice.ok("integration_request", {

@@ -38,6 +38,18 @@ CASES = [
             "anon": ops(DENIED, DENIED, DENIED, DENIED),
         },
     ),
+    TableCase(
+        "oauth_revocations", w.REVOCATION_ALICE,
+        "INSERT INTO public.oauth_revocations (id, user_integration_id, user_id, token_encrypted, token_type_hint,"
+        " encryption_key_id) VALUES ($1, $2, $3, '\\x00'::bytea, 'refresh_token', 'k1') RETURNING id",
+        (w.UI_ALICE_DEPRECATED, w.ALICE),
+        expect={
+            "alice": ops(OK, OK, OK, OK),
+            "bob": ops(NONE, RLS, NONE, NONE),
+            "admin": ops(NONE, RLS, NONE, NONE),  # replaced tokens are as private as the tokens
+            "anon": ops(DENIED, DENIED, DENIED, DENIED),
+        },
+    ),
 ]
 
 

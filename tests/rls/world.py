@@ -36,6 +36,7 @@ INTEG_DISABLED, INTEG_DEPRECATED = rid("integration:disabled"), rid("integration
 UI_ALICE, UI_ALICE_DEPRECATED, UI_BOB = rid("install:alice"), rid("install:alice-deprecated"), rid("install:bob")
 TOKEN_ALICE, TOKEN_BOB = rid("token:alice"), rid("token:bob")
 STATE_ALICE = rid("oauth-state:alice")
+REVOCATION_ALICE = rid("oauth-revocation:alice")
 LINK_ALICE, LINK_ALICE_SPENT = rid("connect-link:alice"), rid("connect-link:alice-spent")
 ENDPOINT_ALICE, EVENT_ALICE = rid("webhook-endpoint:alice"), rid("integration-event:alice")
 
@@ -127,6 +128,9 @@ INSERT INTO public.oauth_states (id, state_hash, user_id, user_integration_id, c
                                  encryption_key_id, redirect_uri) VALUES
   ('{STATE_ALICE}', repeat('b', 64), '{ALICE}', '{UI_ALICE}', {enc % "'alice-code-verifier'"}, 'k1',
    'http://127.0.0.1:8765/oauth/callback');
+INSERT INTO public.oauth_revocations (id, user_integration_id, user_id, token_encrypted, token_type_hint,
+                                      encryption_key_id) VALUES
+  ('{REVOCATION_ALICE}', '{UI_ALICE}', '{ALICE}', {enc % "'alice-replaced-token'"}, 'access_token', 'k1');
 INSERT INTO public.connect_links (id, token_hash, user_id, user_integration_id, purpose, consumed_at) VALUES
   ('{LINK_ALICE}', repeat('c', 64), '{ALICE}', '{UI_ALICE}', 'api_key', NULL),
   ('{LINK_ALICE_SPENT}', repeat('d', 64), '{ALICE}', '{UI_ALICE}', 'api_key', now());
