@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
@@ -19,6 +19,9 @@ from mcp.server.mcpserver import Context
 from .config import Settings
 from .db import Database, DatabaseUnavailable, Principal
 from .errors import Unavailable, from_database_error
+
+if TYPE_CHECKING:
+    from .live.hub import ChangeHub
 
 
 class CheckedAccessToken(AccessToken):
@@ -41,6 +44,8 @@ class AppState:
     stdio_principal: Principal | None
     token_key: str | None = field(default=None, repr=False)
     jwt_secret: str | None = field(default=None, repr=False)
+    # Who watches which resources (live/hub.py); None where nothing is served (a bare AppState in tests).
+    changes: ChangeHub | None = None
 
     def principal(self) -> Principal:
         if self.stdio_principal is not None:
