@@ -32,6 +32,10 @@ SET search_path = public, extensions;
 -- Byte order ("C") so that a prefix is an index range whatever the database's collation.
 CREATE INDEX IF NOT EXISTS idx_customers_name_completion
   ON public.customers ((lower(name) COLLATE "C"), id) WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS idx_workflow_executions_name_completion
+  ON public.workflow_executions ((lower(workflow_name) COLLATE "C")) WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS idx_workflow_executions_name_trgm
+  ON public.workflow_executions USING gin (workflow_name gin_trgm_ops) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS idx_documentation_slug_completion
   ON public.documentation ((slug COLLATE "C")) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS idx_documentation_completion_trgm
@@ -149,14 +153,61 @@ BEGIN
 END
 $$;
 
--- Workflows by their name or their customer's name (or id), open ones first, then the latest activity.
+-- An admin's candidate workflows, found through indexes like their candidate customers: ids starting with the
+-- fragment, names starting with it, workflows of the customers whose names match, and for 3 characters or more up
+-- to 500 names containing it. With no fragment, the first by id (an admin sees every workflow: type a name).
+CREATE OR REPLACE FUNCTION public.admin_workflow_completion_ids(p_fragment text, p_limit integer)
+RETURNS SETOF uuid LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  v_hex text := pg_catalog.replace(p_fragment, '-', '');
+BEGIN
+  IF p_fragment IS NULL OR NOT public.is_admin() THEN
+    RETURN;
+  END IF;
+  IF renubu_read.is_id_prefix(p_fragment) THEN
+    RETURN QUERY SELECT e.id FROM public.workflow_executions e
+      WHERE e.id BETWEEN pg_catalog.rpad(v_hex, 32, '0')::uuid AND pg_catalog.rpad(v_hex, 32, 'f')::uuid
+        AND e.deleted_at IS NULL
+      ORDER BY e.id LIMIT p_limit;
+  END IF;
+  IF p_fragment = '' THEN
+    RETURN QUERY SELECT e.id FROM public.workflow_executions e WHERE e.deleted_at IS NULL ORDER BY e.id LIMIT p_limit;
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT e.id FROM public.workflow_executions e
+    WHERE (pg_catalog.lower(e.workflow_name) COLLATE "C") >= p_fragment
+      AND (pg_catalog.lower(e.workflow_name) COLLATE "C") < pg_catalog.left(p_fragment, -1)
+          || pg_catalog.chr(pg_catalog.ascii(pg_catalog.right(p_fragment, 1)) + 1)
+      AND e.deleted_at IS NULL
+    ORDER BY (pg_catalog.lower(e.workflow_name) COLLATE "C") LIMIT p_limit;
+  RETURN QUERY SELECT e.id FROM public.workflow_executions e
+    WHERE e.customer_id IN (SELECT public.admin_customer_completion_ids(p_fragment, p_limit)) AND e.deleted_at IS NULL
+    LIMIT 500;
+  IF pg_catalog.length(p_fragment) >= 3 THEN
+    RETURN QUERY EXECUTE
+      'SELECT e.id FROM public.workflow_executions e WHERE e.workflow_name ILIKE $1 AND e.deleted_at IS NULL LIMIT 500'
+      USING '%' || renubu_read.like_escape(p_fragment) || '%';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION public.admin_workflow_completion_ids(text, integer)
+  FROM PUBLIC, anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION public.admin_workflow_completion_ids(text, integer) TO authenticated, service_role;
+
+-- Workflows by their name or their customer's name (or id), open ones first, then the latest activity. A user's
+-- candidates are their own workflows; an admin's come from admin_workflow_completion_ids.
 CREATE OR REPLACE FUNCTION renubu_read.complete_workflows(p jsonb)
 RETURNS text LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
   v_fragment text := renubu_read.fragment(p);
   v_limit int := (p ->> 'limit')::int;
-  v_admin boolean := (SELECT public.is_admin());
+  v_ids uuid[];
 BEGIN
+  IF (SELECT public.is_admin()) THEN
+    v_ids := ARRAY(SELECT public.admin_workflow_completion_ids(v_fragment, v_limit + 1));
+  ELSE
+    v_ids := ARRAY(SELECT e.id FROM public.workflow_executions e WHERE e.user_id = (SELECT auth.uid()));
+  END IF;
   RETURN renubu_read.completion((
     SELECT pg_catalog.json_agg(m.id ORDER BY m.rank, m.done, m.updated_at DESC, m.id) FROM (
       SELECT e.id, r.rank, e.status = 'completed' AS done, e.updated_at
@@ -165,7 +216,7 @@ BEGIN
       CROSS JOIN LATERAL (SELECT CASE WHEN renubu_read.id_starts_with(e.id, v_fragment) THEN 0
                                       ELSE least(renubu_read.match_rank(e.workflow_name, v_fragment),
                                                  renubu_read.match_rank(c.name, v_fragment)) END AS rank) r
-      WHERE e.deleted_at IS NULL AND (v_admin OR e.user_id = (SELECT auth.uid())) AND r.rank IS NOT NULL
+      WHERE e.id = ANY (v_ids) AND e.deleted_at IS NULL AND r.rank IS NOT NULL
       ORDER BY r.rank, 3, e.updated_at DESC, e.id LIMIT v_limit + 1) m), v_limit);
 END
 $$;
@@ -262,38 +313,44 @@ $$;
 
 -- Of the resources named in p (by kind: {"customers": [ids], "doc_versions": [[slug, n]], "releases": ["current"],
 -- ...}), those the caller can read now, in the same shape: each test is the condition under which the resource's
--- read (resources/read) answers instead of "not found".
+-- read (resources/read) answers instead of "not found". The ids are typed before the queries: a cast inside a
+-- query is not leakproof, so under RLS it would be applied after the policy, to every row (a scan of 1M customers).
 CREATE OR REPLACE FUNCTION renubu_read.readable(p jsonb)
-RETURNS text LANGUAGE sql STABLE SET search_path = '' AS $$
-  SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+  v_customers uuid[] := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'customers'))::uuid[];
+  v_workflows uuid[] := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'workflows'))::uuid[];
+  v_docs text[] := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'docs'));
+  v_features text[] := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'features'));
+  v_integrations text[] := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'integrations'));
+  v_installs uuid[] := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'installs'))::uuid[];
+  v_version_slugs text[] := ARRAY(SELECT v ->> 0 FROM pg_catalog.jsonb_array_elements(p -> 'doc_versions') v);
+  v_version_numbers int[] := ARRAY(SELECT (v ->> 1)::int FROM pg_catalog.jsonb_array_elements(p -> 'doc_versions') v);
+BEGIN
+  RETURN pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
     'customers', (SELECT pg_catalog.json_agg(c.id) FROM public.customers c
-                  WHERE c.id = ANY (ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'customers'))::uuid[])
-                    AND c.deleted_at IS NULL),
+                  WHERE c.id = ANY (v_customers) AND c.deleted_at IS NULL),
     'workflows', (SELECT pg_catalog.json_agg(e.id) FROM public.workflow_executions e
-                  WHERE e.id = ANY (ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'workflows'))::uuid[])
-                    AND e.deleted_at IS NULL),
+                  WHERE e.id = ANY (v_workflows) AND e.deleted_at IS NULL),
     'docs', (SELECT pg_catalog.json_agg(d.slug) FROM public.documentation d
-             WHERE d.slug = ANY (ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'docs')))
-               AND d.deleted_at IS NULL),
+             WHERE d.slug = ANY (v_docs) AND d.deleted_at IS NULL),
     'doc_versions', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(d.slug, x.number))
-                     FROM pg_catalog.jsonb_array_elements(p -> 'doc_versions') AS w(v)
-                     CROSS JOIN LATERAL (SELECT w.v ->> 0 AS slug, (w.v ->> 1)::int AS number) x
+                     FROM unnest(v_version_slugs, v_version_numbers) AS x(slug, number)
                      JOIN public.documentation d ON d.slug = x.slug AND d.deleted_at IS NULL
                      WHERE x.number = d.version OR EXISTS (
                        SELECT 1 FROM public.documentation_versions v
                        WHERE v.doc_id = d.id AND v.version_number = x.number)),
     'features', (SELECT pg_catalog.json_agg(f.slug) FROM public.features f
-                 WHERE f.slug = ANY (ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'features')))
-                   AND f.deleted_at IS NULL),
+                 WHERE f.slug = ANY (v_features) AND f.deleted_at IS NULL),
     'releases', CASE WHEN p ? 'releases' AND EXISTS (SELECT 1 FROM public.releases r WHERE r.is_current)
                      THEN pg_catalog.json_build_array('current') END,
     'integrations', (SELECT pg_catalog.json_agg(i.slug) FROM public.mcp_integrations i
-                     WHERE i.slug = ANY (ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'integrations')))
-                       AND i.deleted_at IS NULL),
+                     WHERE i.slug = ANY (v_integrations) AND i.deleted_at IS NULL),
     'installs', (SELECT pg_catalog.json_agg(ui.id) FROM public.user_integrations ui
                  JOIN public.mcp_integrations i ON i.id = ui.integration_id
-                 WHERE ui.id = ANY (ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'installs'))::uuid[]))
-  ))::text
+                 WHERE ui.id = ANY (v_installs))
+  ))::text;
+END
 $$;
 
 -- Of the customers and workflows named in p, those with a snoozed workflow that reading would wake now.
@@ -564,6 +621,7 @@ DROP FUNCTION IF EXISTS renubu_read.complete_doc_versions(jsonb);
 DROP FUNCTION IF EXISTS renubu_read.complete_docs(jsonb);
 DROP FUNCTION IF EXISTS renubu_read.complete_workflows(jsonb);
 DROP FUNCTION IF EXISTS renubu_read.complete_customers(jsonb);
+DROP FUNCTION IF EXISTS public.admin_workflow_completion_ids(text, integer);
 DROP FUNCTION IF EXISTS public.admin_customer_completion_ids(text, integer);
 DROP FUNCTION IF EXISTS renubu_read.fragment(jsonb);
 DROP FUNCTION IF EXISTS renubu_read.completion(json, int);
@@ -573,5 +631,7 @@ DROP FUNCTION IF EXISTS renubu_read.is_id_prefix(text);
 DROP FUNCTION IF EXISTS renubu_read.like_escape(text);
 DROP INDEX IF EXISTS public.idx_documentation_completion_trgm;
 DROP INDEX IF EXISTS public.idx_documentation_slug_completion;
+DROP INDEX IF EXISTS public.idx_workflow_executions_name_trgm;
+DROP INDEX IF EXISTS public.idx_workflow_executions_name_completion;
 DROP INDEX IF EXISTS public.idx_customers_name_completion;
 */
