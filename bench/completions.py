@@ -90,7 +90,8 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 30 if args.quick else 200
-    print(f"# completion and the resource list at 1M customers ({'quick' if args.quick else 'full'}) - {machine_line()}")
+    run = "quick" if args.quick else "full"
+    print(f"# completion and the resource list at 1M customers ({run}) - {machine_line()}")
     with bench_cluster() as cluster:
         large = await prepare_large(cluster)
         db = await Database.connect(cluster.app_dsn(large), min_size=1, max_size=1)

@@ -427,8 +427,8 @@ BEGIN
       WHERE i.deleted_at IS NULL AND (p_after IS NULL OR (i.slug COLLATE "C") > p_after #>> '{}')
       ORDER BY 1 LIMIT p_limit) i;
   ELSIF p_kind = 'installs' THEN
-    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('key', u.id, 'uri', 'renubu://installs/' || u.id || '/events',
-                                                              'name', u.name || ' events') ORDER BY u.id)
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+             'key', u.id, 'uri', 'renubu://installs/' || u.id || '/events', 'name', u.name || ' events') ORDER BY u.id)
     INTO v_rows FROM (
       SELECT ui.id, i.name FROM public.user_integrations ui JOIN public.mcp_integrations i ON i.id = ui.integration_id
       WHERE (p_after IS NULL OR ui.id > (p_after #>> '{}')::uuid) AND (v_admin OR ui.user_id = (SELECT auth.uid()))
@@ -453,7 +453,8 @@ DECLARE
   v_batch jsonb;
   v_last jsonb;
 BEGIN
-  FOR v_kind IN SELECT k FROM pg_catalog.jsonb_array_elements_text(p -> 'kinds') WITH ORDINALITY AS x(k, n) ORDER BY n LOOP
+  FOR v_kind IN SELECT k FROM pg_catalog.jsonb_array_elements_text(p -> 'kinds') WITH ORDINALITY AS x(k, n)
+                ORDER BY n LOOP
     IF NOT v_started THEN
       CONTINUE WHEN v_kind <> v_after ->> 'kind';
       v_started := true;
@@ -546,8 +547,8 @@ BEGIN
     END LOOP;
   END LOOP;
   IF v_changes <> '[]'::jsonb THEN
-    PERFORM pg_catalog.pg_notify('renubu_resource_changes',
-                                 (SELECT pg_catalog.jsonb_agg(DISTINCT c) FROM pg_catalog.jsonb_array_elements(v_changes) c)::text);
+    PERFORM pg_catalog.pg_notify('renubu_resource_changes', (
+      SELECT pg_catalog.jsonb_agg(DISTINCT c) FROM pg_catalog.jsonb_array_elements(v_changes) c)::text);
   END IF;
   RETURN NULL;
 END

@@ -41,10 +41,6 @@ class ChangeFeed:
         self._first_attempt_done = asyncio.Event()
         self._closed = False
 
-    @property
-    def listening(self) -> bool:
-        return self._listening.is_set()
-
     async def start(self) -> None:
         """Return once the feed listens; a database that cannot be reached at first is an Unavailable error (the
         feed keeps trying in the background, so a later call may succeed)."""

@@ -43,8 +43,7 @@ def principal_key(principal: Principal) -> tuple[str, str]:
 
 
 class ChangeHub:
-    def __init__(self, db: Database, kinds: Iterable[ResourceKind], connect: Connect | None, *, read_only: bool,
-                 wake_every: float | None = None):
+    def __init__(self, db: Database, kinds: Iterable[ResourceKind], connect: Connect | None, *, read_only: bool):
         self._db = db
         self._kinds = tuple(kinds)
         self._feed = ChangeFeed(connect, self._changes_arrived, self._gap) if connect is not None else None
@@ -52,11 +51,7 @@ class ChangeHub:
         self._watches: set[Watch] = set()
         self._watching: dict[ResourceRef, set[Watch]] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._waker = None if read_only else waking.Waker(db, self.watches, wake_every)
-
-    @property
-    def available(self) -> bool:
-        return self._feed is not None
+        self._waker = None if read_only else waking.Waker(db, self.watches)
 
     def parse(self, uri: str) -> ResourceRef | None:
         """The resource a URI names among the kinds this server offers, or None."""

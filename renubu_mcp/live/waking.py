@@ -29,27 +29,26 @@ WAKING_KINDS = ("customers", "workflows")
 
 
 class Waker:
-    def __init__(self, db: Database, watches: Callable[[], Iterable[Watch]], every: float | None = None):
+    def __init__(self, db: Database, watches: Callable[[], Iterable[Watch]]):
         self._db = db
         self._watches = watches
-        self._every = every
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self._every or SWEEP_SECONDS)
+            await asyncio.sleep(SWEEP_SECONDS)
             try:
                 await self.sweep()
-            except Exception:  # the next sweep tries again
-                log.exception("could not wake watched workflows")
+            except Exception as exc:  # the database is down, say: the next sweep tries again
+                log.warning("could not wake watched workflows (%s); trying again in %g s", type(exc).__name__,
+                            SWEEP_SECONDS)
 
     async def sweep(self) -> None:
-        from .hub import principal_key
-
         watched: dict[tuple[str, str], tuple[Principal, dict[str, set[str]]]] = {}
         for watch in self._watches():
             for ref in watch.uris:
                 if ref.kind in WAKING_KINDS:
-                    _, kinds = watched.setdefault(principal_key(watch.principal), (watch.principal, {}))
+                    who = (watch.principal.role, watch.principal.claims_json())
+                    _, kinds = watched.setdefault(who, (watch.principal, {}))
                     kinds.setdefault(ref.kind, set()).add(str(ref.key))
         for principal, kinds in watched.values():
             await self._wake(principal, kinds)

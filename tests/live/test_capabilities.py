@@ -14,7 +14,7 @@ from mcp.types import METHOD_NOT_FOUND, ResourceTemplateReference
 from renubu_mcp.demo import ALICE
 from renubu_mcp.live import LIST_TTL_MS
 
-from .conftest import ACME, MODES, Watcher, customer_uri, over_http, stdio_params, watcher
+from .conftest import ACME, MODES, Watcher, customer_uri, in_process, over_http, stdio_params, watcher
 
 TRANSPORTS = ("stdio", "http")
 
@@ -116,3 +116,16 @@ async def test_lists_the_same_for_every_caller_of_a_role_carry_private_cache_hin
             assert (listed.ttl_ms, listed.cache_scope) == (LIST_TTL_MS, "private")
         own = await client.list_resources(cache_mode="bypass")  # each user's own, and it changes: not to be reused
         assert (own.ttl_ms, own.cache_scope) == (0, "private")
+
+
+async def test_behind_a_transaction_pooler_notifications_need_a_direct_listen_url(demo_db):
+    """PgBouncer in transaction mode cannot hold a LISTEN: without RENUBU_LISTEN_DATABASE_URL nothing is promised."""
+    pooled = f"{demo_db.app_dsn}&pgbouncer=true"
+    async with watcher(in_process(pooled, ALICE.email), "auto") as alice:
+        assert not alice.client.server_capabilities.resources.subscribe
+        assert (await alice.client.complete(
+            ResourceTemplateReference(type="ref/resource", uri="renubu://customers/{customer_id}"),
+            {"name": "customer_id", "value": "acm"})).completion.values == [ACME]
+    async with watcher(in_process(pooled, ALICE.email, listen_database_url=demo_db.app_dsn), "auto") as alice:
+        assert alice.client.server_capabilities.resources.subscribe
+        await check_subscribe(alice)

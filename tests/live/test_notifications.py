@@ -107,7 +107,8 @@ async def test_a_webhook_delivery_notifies_the_install_owner(demo_db, mode):
             events = f"renubu://installs/{started['install_id']}/events"
             async with alice.watching(events) as next_update:
                 body = json.dumps({"type": "invoice.paid", "id": "evt_9"}).encode()
-                answer = await web.post(f"/webhooks/{started['install_id']}", content=body, headers=signed(secret, body))
+                answer = await web.post(f"/webhooks/{started['install_id']}", content=body,
+                                        headers=signed(secret, body))
                 assert answer.status_code == 202, answer.text
                 assert await next_update() == events
             listed = json.loads((await alice.client.read_resource(events)).contents[0].text)

@@ -114,7 +114,8 @@ WRITES: dict[str, tuple[str, set[tuple[str, str | None]]]] = {
     "mcp_integrations": ("UPDATE public.mcp_integrations SET description = 'x' WHERE slug = 'hubspot'",
                          {("renubu://integrations/hubspot", None)}),
     "integration_events": ("INSERT INTO public.integration_events (user_integration_id, user_id, sent_at, payload, "
-                           "signature_hash) SELECT id, user_id, now(), '{}', repeat('a', 64) FROM public.user_integrations",
+                           "signature_hash) SELECT id, user_id, now(), '{}', repeat('a', 64)"
+                           " FROM public.user_integrations",
                            {("renubu://installs/{install}/events", None)}),
 }
 

@@ -15,7 +15,8 @@ from .conftest import ACME, GLOBEX, MODES, in_process
 
 EXPECTED = """
 SELECT 'renubu://customers/' || c.id FROM public.customers c
-  WHERE c.deleted_at IS NULL AND ($1 OR c.id IN (SELECT customer_id FROM public.customer_assignments WHERE user_id = $2))
+  WHERE c.deleted_at IS NULL
+    AND ($1 OR c.id IN (SELECT customer_id FROM public.customer_assignments WHERE user_id = $2))
 UNION ALL SELECT 'renubu://workflows/' || e.id FROM public.workflow_executions e
   WHERE e.deleted_at IS NULL AND ($1 OR e.user_id = $2)
 UNION ALL SELECT 'renubu://docs/' || d.slug FROM public.documentation d WHERE d.deleted_at IS NULL
