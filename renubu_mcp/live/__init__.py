@@ -74,7 +74,9 @@ def change_hub(settings: Settings, db: Database) -> ChangeHub:
     return ChangeHub(db, offered(settings.toolsets), listen_connect(settings, db), read_only=settings.read_only)
 
 
-def register(server: MCPServer, settings: Settings, *, transport: Literal["stdio", "http"]) -> None:
+def register(server: MCPServer, settings: Settings, *, transport: Literal["stdio", "http"],
+             recheck: subscriptions.Recheck | None = None) -> None:
+    """recheck: the bearer verifier's verify_token (HTTP), so a listen stream ends once its token is refused."""
     # MCPServer serves resources/list unpaged and offers no way to replace it, resources/subscribe or
     # server/discover; the low-level server's add_request_handler does.
     lowlevel = server._lowlevel_server  # noqa: SLF001
@@ -83,7 +85,7 @@ def register(server: MCPServer, settings: Settings, *, transport: Literal["stdio
     live = notifications_available(settings)
     if live:
         lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams,
-                                     subscriptions.ListenHandler())
+                                     subscriptions.ListenHandler(recheck))
         if transport == "stdio":
             lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscriptions.subscribe)
             lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, subscriptions.unsubscribe)

@@ -7,8 +7,8 @@ offers nor advertises them there.
 2026-07-28: subscriptions/listen; the response is the stream. The SDK's own handler delivers whatever is published
 to every stream that named the URI; this one delivers only what the hub let through for the stream's user, honours
 only what it can deliver (resource URIs of the kinds this server offers; no list-changed kinds: the lists do not
-announce their changes), and ends the stream when the bearer token it was opened with expires (the client listens
-again with a fresh one).
+announce their changes), and ends the stream when the bearer token it was opened with expires or stops being
+accepted (its user deactivated, its grant revoked: checked every 30 s, as requests are): the client listens again.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_STREAMS = 1024  # open listen streams per server process
 MAX_URIS = 1000  # resource URIs per subscription
 MAX_BUFFERED = 1024  # updates waiting for a slow client; past that the stream ends (the client listens again)
+RECHECK_SECONDS = 30.0  # how often an open stream's bearer token is verified again
 
 _WATCH = "renubu.watch"
 _WATCH_LOCK = "renubu.watch_lock"
@@ -122,11 +124,15 @@ def end_all_streams() -> None:
         handler.close()
 
 
+Recheck = Callable[[str], Awaitable[object | None]]  # the bearer verifier's verify_token: None when refused
+
+
 class ListenHandler:
     """Serves subscriptions/listen: one call is one stream, acknowledged first, every frame stamped with the
-    subscription id (the listen request's id)."""
+    subscription id (the listen request's id). `recheck` verifies a bearer token again (HTTP)."""
 
-    def __init__(self) -> None:
+    def __init__(self, recheck: Recheck | None = None) -> None:
+        self._recheck = recheck
         self._streams: set[anyio.abc.ObjectSendStream[str]] = set()
         _handlers.add(self)
 
@@ -177,10 +183,14 @@ class ListenHandler:
                 SubscriptionsAcknowledgedNotification(
                     params=SubscriptionsAcknowledgedNotificationParams(notifications=honored, _meta=meta)),
                 related_request_id=subscription_id)
-            with anyio.move_on_after(max(lasts, 0) if lasts is not None else float("inf")):
-                async for uri in receive:
-                    await ctx.session.send_notification(event_to_notification(ResourceUpdated(uri=uri), meta),
-                                                        related_request_id=subscription_id)
+            async with anyio.create_task_group() as checks:
+                if self._recheck is not None and token is not None:
+                    checks.start_soon(self._end_when_refused, token.token, send)
+                with anyio.move_on_after(max(lasts, 0) if lasts is not None else float("inf")):
+                    async for uri in receive:
+                        await ctx.session.send_notification(event_to_notification(ResourceUpdated(uri=uri), meta),
+                                                            related_request_id=subscription_id)
+                checks.cancel_scope.cancel()
         finally:
             if watch is not None:
                 hub.unwatch(watch)
@@ -188,3 +198,11 @@ class ListenHandler:
             send.close()
             receive.close()
         return SubscriptionsListenResult(_meta=meta)
+
+    async def _end_when_refused(self, token: str, send: anyio.abc.ObjectSendStream[str]) -> None:
+        assert self._recheck is not None
+        while True:
+            await anyio.sleep(RECHECK_SECONDS)
+            if await self._recheck(token) is None:
+                send.close()  # the stream ends after what it holds already
+                return
