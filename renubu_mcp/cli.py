@@ -92,8 +92,11 @@ def _draining_server(config):
 
     class DrainingServer(uvicorn.Server):
         async def shutdown(self, sockets=None) -> None:
+            from .live.subscriptions import end_all_streams
+
             for listener in self.servers:
                 listener.close()  # refuse new connections now (uvicorn's own shutdown closes them again: a no-op)
+            end_all_streams()  # a listen stream is a call that never finishes by itself: close it, gracefully
             await asyncio.sleep(KEEP_ALIVE_GRACE_SECONDS)
             await super().shutdown(sockets)
 

@@ -15,6 +15,8 @@ ENVIRONMENT: dict[str, tuple[str, bool]] = {
     "RENUBU_DATABASE_URL": ("PostgreSQL URL of the serving login role (not superuser, no BYPASSRLS, owns no "
                             "table); unset runs a private embedded PostgreSQL with demo data", True),
     "RENUBU_MIGRATION_DATABASE_URL": ("PostgreSQL URL of the schema owner, for `renubu-mcp db` commands", True),
+    "RENUBU_LISTEN_DATABASE_URL": ("PostgreSQL URL (direct or session-pooled) on which the server LISTENs for "
+                                   "changes, when RENUBU_DATABASE_URL goes through a transaction pooler", True),
     "RENUBU_DATA_DIR": ("Directory of the embedded PostgreSQL cluster and its keys", False),
     "RENUBU_USER_EMAIL": ("Email of the Renubu user a stdio server acts for", False),
     "RENUBU_ACCESS_TOKEN": ("A signed access token naming the user a stdio server acts for", True),
@@ -128,6 +130,9 @@ class Settings:
     database_url: str | None = None
     # The owner connection used for migrations; defaults to database_url.
     migration_database_url: str | None = None
+    # Where the server LISTENs for change notifications; defaults to database_url (unless that is a transaction
+    # pooler, which cannot hold a LISTEN: then live notifications are off without it).
+    listen_database_url: str | None = None
     data_dir: Path = field(default_factory=_default_data_dir)
     user_email: str | None = None
     access_token: str | None = field(default=None, repr=False)
@@ -166,6 +171,7 @@ class Settings:
         return cls(
             database_url=get("DATABASE_URL"),
             migration_database_url=get("MIGRATION_DATABASE_URL"),
+            listen_database_url=get("LISTEN_DATABASE_URL"),
             data_dir=Path(get("DATA_DIR")).expanduser() if get("DATA_DIR") else _default_data_dir(),
             user_email=get("USER_EMAIL"),
             access_token=get("ACCESS_TOKEN"),

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
@@ -20,6 +20,9 @@ from .config import Settings
 from .db import Database, DatabaseUnavailable, Principal
 from .elicitations import Elicitations
 from .errors import Unavailable, from_database_error
+
+if TYPE_CHECKING:
+    from .live.hub import ChangeHub
 
 
 class CheckedAccessToken(AccessToken):
@@ -46,6 +49,8 @@ class AppState:
     elicitations: Elicitations = field(default_factory=Elicitations, repr=False)
     # stdio: the loopback listener that serves the pages links lead to (opened by the first link); None otherwise.
     link_listener: Any = field(default=None, repr=False)
+    # Who watches which resources (live/hub.py); None where nothing is served (a bare AppState in tests).
+    changes: ChangeHub | None = None
 
     def principal(self) -> Principal:
         if self.stdio_principal is not None:

@@ -139,8 +139,10 @@ class Database:
     """A pool of connections as the serving login role, handing out per-user transactions."""
 
     def __init__(self, pool: ConnectionPool | asyncpg.Pool, *, statement_timeout_ms: int = 15_000,
-                 read_only: bool = False):
+                 read_only: bool = False, open_connection: Callable[[], Awaitable[asyncpg.Connection]] | None = None):
         self.pool = pool
+        # A connection of its own, outside the pool (the change feed's LISTEN); None for a pool made elsewhere.
+        self.open_connection = open_connection
         self.statement_timeout = f"{int(statement_timeout_ms)}ms"
         self.statement_timeout_seconds = int(statement_timeout_ms) / 1000
         self.read_only = read_only
@@ -175,7 +177,8 @@ class Database:
                                                max_idle_seconds=max_idle_seconds)
         except (OSError, asyncpg.PostgresError) as exc:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}") from None
-        return cls(pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only)
+        return cls(pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only,
+                   open_connection=open_connection)
 
     async def close(self) -> None:
         await self.pool.close()

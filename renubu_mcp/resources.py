@@ -14,7 +14,7 @@ from mcp.types import CallToolResult
 from .context import AppState
 from .errors import InvalidArgument, NotFound
 from .results import compact_json
-from .tools import customers, docs, features, workflows
+from .tools import customers, docs, features, integration_api, marketplace, workflows
 
 JSON = "application/json"
 
@@ -79,3 +79,18 @@ def register(server: MCPServer, toolsets: tuple[str, ...], app: Callable[[], App
                          description="One feature of the product registry with its change history.")
         async def feature(slug: str, ctx: Context) -> str:
             return await _as_resource(features.get_feature, ctx, slug)
+
+    if "integrations" in toolsets:
+        @server.resource("renubu://integrations/{slug}", title="Integration", mime_type=JSON,
+                         description="One marketplace entry in full.")
+        async def integration(slug: str, ctx: Context) -> str:
+            return await _as_resource(marketplace.get_integration, ctx, slug)
+
+        @server.resource("renubu://installs/{install_id}/events", title="Integration events", mime_type=JSON,
+                         description="The 20 newest events one of your webhook integrations delivered.")
+        async def install_events(install_id: str, ctx: Context) -> str:
+            async def newest(ctx: Context, install: UUID) -> dict[str, Any]:
+                result = await integration_api.list_integration_events(ctx, install_id=install)
+                return {"events": result.structured_content["events"]}
+
+            return await _as_resource(newest, ctx, _uuid(install_id, "install"))

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
 
-from . import __version__, http_app, prompts, request_state, resources
+from . import __version__, http_app, live, prompts, request_state, resources
 from .bearer import BearerTokenVerifier
 from .catalog import RoleAwareToolList, build_tools
 from .config import Settings
@@ -91,11 +91,13 @@ def build_server(
         async with open_backend(settings) as backend:
             principal = await resolve_stdio_principal(settings, backend.db) if stdio_user else None
             state = AppState(settings=settings, db=backend.db, stdio_principal=principal,
-                             token_key=backend.token_key, jwt_secret=backend.jwt_secret)
+                             token_key=backend.token_key, jwt_secret=backend.jwt_secret,
+                             changes=live.change_hub(settings, backend.db))
             sealing.start(settings, backend.token_key, replicas_possible=not stdio_user)
             running.append(state)
             try:
                 async with AsyncExitStack() as stack:
+                    stack.push_async_callback(state.changes.close)
                     if address is not None:
                         listener = OnDemandListener(state, *address)
                         stack.push_async_callback(listener.close)
@@ -136,9 +138,12 @@ def build_server(
         tools=build_tools(specs),
         middleware=[RoleAwareToolList(specs, lambda ctx: ctx.lifespan_context.caller_profile_role())],
         request_state_security=request_state.security(sealing),
+        cache_hints=live.CACHE_HINTS,
+        subscriptions=False,  # live.register serves subscriptions/listen, checking each change against RLS
         **auth,
     )
     resources.register(server, settings.toolsets, app=app)
+    live.register(server, settings, transport=transport, recheck=verifier.verify_token if verifier else None)
     if verifier is not None:
         http_app.register_routes(server, app, settings, verifier)
     prompts.register(server, settings.toolsets)

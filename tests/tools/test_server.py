@@ -97,8 +97,16 @@ async def test_resources_follow_the_same_visibility_as_the_tools(connect_shared)
         assert templates == {
             "renubu://customers/{customer_id}", "renubu://workflows/{workflow_id}", "renubu://docs/{slug}",
             "renubu://docs/{slug}/versions/{version_number}", "renubu://features/{slug}",
+            "renubu://integrations/{slug}", "renubu://installs/{install_id}/events",
         }
-        assert {str(r.uri) for r in (await client.list_resources()).resources} == {"renubu://releases/current"}
+        listed, cursor = set(), None
+        while True:
+            page = await client.list_resources(cursor=cursor)
+            listed |= {str(r.uri) for r in page.resources}
+            if (cursor := page.next_cursor) is None:
+                break
+        assert {f"renubu://customers/{ACME}", "renubu://releases/current"} <= listed
+        assert f"renubu://customers/{GLOBEX}" not in listed
         acme = json.loads((await client.read_resource(f"renubu://customers/{ACME}")).contents[0].text)
         assert acme["customer"]["name"] == "Acme Corp"
         with pytest.raises(MCPError) as hidden:
