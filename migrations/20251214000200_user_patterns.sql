@@ -9,11 +9,14 @@
 -- public.user_patterns is the relation the schema document plans: a view, one row per profile the caller can read
 -- (their own; admins all), running as the caller so RLS decides (security_invoker). Nothing in it can be written.
 --
--- Each figure carries its sample size n, and its values only when n is at least 5: nothing is claimed from less.
--- Snoozes count each workflow's latest snooze that has ended (the workflow keeps snoozed_at, woken_at and why it
--- woke); times of day are in the time zone asked for (default UTC).
+-- The figures cover the last 365 days ("since"). Each carries its sample size n, and its values only when n is at
+-- least 5: nothing is claimed from less. Snoozes count each workflow's latest snooze that has ended (the workflow
+-- keeps snoozed_at, woken_at and why it woke); times of day are in the time zone asked for (default UTC).
 
 SET search_path = public, extensions;
+
+-- A user's actions in a time window (when in the day they act), without reading their whole history.
+CREATE INDEX IF NOT EXISTS idx_workflow_actions_user_id_created_at ON public.workflow_actions (user_id, created_at);
 
 -- {"n": n} with `figures` added when n is large enough to say anything.
 CREATE OR REPLACE FUNCTION public.pattern_figure(n bigint, figures jsonb)
@@ -23,13 +26,19 @@ RETURNS jsonb LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
 $$;
 
 -- Runs as the caller: another user's history is as invisible here as anywhere (every figure has n 0), and an
--- admin sees exactly what the user sees of their own.
+-- admin sees exactly what the user sees of their own. The last 365 days only: recent habits are the ones worth
+-- planning with, and the cost stays bounded by a year of activity however long someone has used Renubu.
 CREATE OR REPLACE FUNCTION public.user_patterns_of(p_user uuid, p_timezone text DEFAULT 'UTC')
 RETURNS jsonb LANGUAGE sql STABLE SET search_path = '' AS $$
+  -- The window's start is written out where it is used (now() - 365 days): a CTE would hide it from the planner,
+  -- which estimates with it and then reads the window through the indexes.
   WITH own AS MATERIALIZED (
+    -- The workflows with activity in the window: a write to a workflow, its tasks, actions or check-ins moves its
+    -- updated_at, so everything of theirs in the window hangs off these (read through the foreign-key indexes).
     SELECT e.id, e.workflow_type, e.status, e.started_at, e.created_at, e.completed_at, e.snoozed_at, e.woken_at,
            e.wake_reason
-    FROM public.workflow_executions e WHERE e.user_id = p_user AND e.deleted_at IS NULL
+    FROM public.workflow_executions e
+    WHERE e.user_id = p_user AND e.deleted_at IS NULL AND e.updated_at >= pg_catalog.now() - interval '365 days'
   ),
   snoozes AS (
     SELECT pg_catalog.count(*) AS n,
@@ -39,14 +48,17 @@ RETURNS jsonb LANGUAGE sql STABLE SET search_path = '' AS $$
     FROM (SELECT EXTRACT(epoch FROM o.woken_at - o.snoozed_at)::float8 / 86400 AS days,
                  CASE WHEN o.wake_reason LIKE 'snooze time reached%' THEN 'time'
                       WHEN o.wake_reason LIKE 'wake condition met%' THEN 'condition' ELSE 'by_hand' END AS how
-          FROM own o WHERE o.snoozed_at IS NOT NULL AND o.woken_at >= o.snoozed_at) s
+          FROM own o
+          WHERE o.snoozed_at IS NOT NULL AND o.woken_at >= o.snoozed_at
+            AND o.woken_at >= pg_catalog.now() - interval '365 days') s
   ),
   durations AS (
     SELECT d.workflow_type, pg_catalog.count(*) AS n,
            pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY d.days) AS median
     FROM (SELECT o.workflow_type,
                  EXTRACT(epoch FROM o.completed_at - coalesce(o.started_at, o.created_at))::float8 / 86400 AS days
-          FROM own o WHERE o.status = 'completed' AND o.completed_at IS NOT NULL) d
+          FROM own o
+          WHERE o.status = 'completed' AND o.completed_at >= pg_catalog.now() - interval '365 days') d
     GROUP BY d.workflow_type
   ),
   tasks AS (
@@ -56,30 +68,44 @@ RETURNS jsonb LANGUAGE sql STABLE SET search_path = '' AS $$
            pg_catalog.count(t.due_date) AS n_due,
            pg_catalog.count(*) FILTER (WHERE t.completed_at <= t.due_date) AS on_time
     FROM public.workflow_tasks t JOIN own o ON o.id = t.workflow_execution_id
-    WHERE t.status = 'completed' AND t.completed_at IS NOT NULL AND t.deleted_at IS NULL
+    WHERE t.status = 'completed' AND t.deleted_at IS NULL
+      AND t.completed_at >= pg_catalog.now() - interval '365 days'
+  ),
+  check_ins AS MATERIALIZED (
+    SELECT c.workflow_execution_id, c.checked_in_at
+    FROM public.workflow_check_ins c JOIN own o ON o.id = c.workflow_execution_id
+    WHERE c.created_by = p_user AND c.deleted_at IS NULL
+      AND c.checked_in_at >= pg_catalog.now() - interval '365 days'
   ),
   check_in_gaps AS (
     SELECT pg_catalog.count(g.days) AS n,
            pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY g.days) AS median
     FROM (SELECT EXTRACT(epoch FROM c.checked_in_at - pg_catalog.lag(c.checked_in_at) OVER (
                    PARTITION BY c.workflow_execution_id ORDER BY c.checked_in_at))::float8 / 86400 AS days
-          FROM public.workflow_check_ins c JOIN own o ON o.id = c.workflow_execution_id
-          WHERE c.created_by = p_user AND c.deleted_at IS NULL) g
+          FROM check_ins c) g
   ),
-  hours AS (
-    SELECT pg_catalog.count(*) AS n,
-           pg_catalog.mode() WITHIN GROUP (ORDER BY h.hour) AS peak,
-           pg_catalog.percentile_disc(0.1) WITHIN GROUP (ORDER BY h.hour) AS first,
-           pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY h.hour) AS last
+  -- When in the day they act (their actions and check-ins): counted per hour, then the busiest hour and the hours
+  -- between which the middle 80 % fall, read off the 24 counts.
+  hourly AS (
+    SELECT h.hour, pg_catalog.count(*) AS n
     FROM (SELECT EXTRACT(hour FROM a.created_at AT TIME ZONE p_timezone)::int AS hour
           FROM public.workflow_actions a JOIN own o ON o.id = a.workflow_execution_id
           WHERE a.user_id = p_user AND a.deleted_at IS NULL
+            AND a.created_at >= pg_catalog.now() - interval '365 days'
           UNION ALL
-          SELECT EXTRACT(hour FROM c.checked_in_at AT TIME ZONE p_timezone)::int
-          FROM public.workflow_check_ins c JOIN own o ON o.id = c.workflow_execution_id
-          WHERE c.created_by = p_user AND c.deleted_at IS NULL) h
+          SELECT EXTRACT(hour FROM c.checked_in_at AT TIME ZONE p_timezone)::int FROM check_ins c) h
+    GROUP BY h.hour
+  ),
+  hours AS (
+    SELECT coalesce(pg_catalog.sum(x.n), 0)::bigint AS n,
+           (SELECT y.hour FROM hourly y ORDER BY y.n DESC, y.hour LIMIT 1) AS peak,
+           pg_catalog.min(x.hour) FILTER (WHERE x.cumulative >= 0.1 * x.total) AS first,
+           pg_catalog.min(x.hour) FILTER (WHERE x.cumulative >= 0.9 * x.total) AS last
+    FROM (SELECT y.hour, y.n, pg_catalog.sum(y.n) OVER (ORDER BY y.hour) AS cumulative,
+                 pg_catalog.sum(y.n) OVER () AS total FROM hourly y) x
   )
   SELECT pg_catalog.jsonb_build_object(
+    'since', (pg_catalog.now() - interval '365 days')::date,
     'snoozes', public.pattern_figure(s.n, pg_catalog.jsonb_build_object(
       'median_days', pg_catalog.round(s.median::numeric, 1),
       'woke_by_time', pg_catalog.round(s.by_time::numeric / nullif(s.n, 0), 2),
@@ -149,4 +175,5 @@ DROP FUNCTION IF EXISTS renubu_read.time_zone(text);
 DROP VIEW IF EXISTS public.user_patterns;
 DROP FUNCTION IF EXISTS public.user_patterns_of(uuid, text);
 DROP FUNCTION IF EXISTS public.pattern_figure(bigint, jsonb);
+DROP INDEX IF EXISTS public.idx_workflow_actions_user_id_created_at;
 */

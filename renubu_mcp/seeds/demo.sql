@@ -507,7 +507,7 @@ BEGIN
 
   -- Workflow history, check-ins and the parking lot (issue 14) ----------------------------------------------------
   -- Completed workflows of the past year (some snoozed once and woken: by time, by a condition, by hand), so that
-  -- user_patterns has history to speak from: alice's renewals, snoozes, tasks and check-in cadence reach the
+  -- user_patterns (which reads the last 365 days) has history to speak from: alice's renewals, snoozes, tasks and check-in cadence reach the
   -- minimum sample of 5; bob's snoozes (4) and check-in gaps (3) do not, and say only their sample size.
   INSERT INTO public.workflow_executions
     (id, user_id, customer_id, workflow_type, workflow_name, status, current_slide_index, total_slides, metadata,
@@ -526,17 +526,17 @@ BEGIN
          current_date + h.started + time '08:45', current_date + h.completed + time '16:30'
   FROM (VALUES
     -- e, customer, type, name, slides, started, completed, snoozed_at, woken_at (days from today), how it woke
-    (21, 1,  'renewal', 'Acme Corp renewal (last year)', 6, -385, -356, -378, -372, 'time'),
-    (22, 2,  'renewal', 'Northwind Traders renewal (last year)', 6, -330, -309, NULL, NULL, NULL),
-    (23, 9,  'renewal', 'Evergreen Foods renewal (last year)', 6, -372, -340, -365, -357, 'condition'),
-    (24, 11, 'renewal', 'Harborview Hotels renewal (last year)', 6, -395, -366, -390, -387, 'time'),
-    (25, 14, 'renewal', 'Orchid Biotech renewal (last year)', 6, -300, -274, -296, -286, 'time'),
+    (21, 1,  'renewal', 'Acme Corp renewal (last year)', 6, -340, -312, -333, -327, 'time'),
+    (22, 2,  'renewal', 'Northwind Traders renewal (last year)', 6, -300, -279, NULL, NULL, NULL),
+    (23, 9,  'renewal', 'Evergreen Foods renewal (last year)', 6, -330, -298, -323, -315, 'condition'),
+    (24, 11, 'renewal', 'Harborview Hotels renewal (last year)', 6, -350, -321, -345, -342, 'time'),
+    (25, 14, 'renewal', 'Orchid Biotech renewal (last year)', 6, -280, -254, -276, -266, 'time'),
     (26, 10, 'qbr', 'Quantum Robotics QBR', 5, -120, -114, -119, -117, 'hand'),
     (27, 16, 'onboarding', 'Silverline Telecom onboarding', 4, -200, -170, NULL, NULL, NULL),
-    (31, 21, 'renewal', 'Globex renewal (last year)', 6, -380, -352, -372, -365, 'time'),
-    (32, 26, 'renewal', 'Ironclad Manufacturing renewal (last year)', 6, -372, -361, -370, -367, 'hand'),
+    (31, 21, 'renewal', 'Globex renewal (last year)', 6, -345, -317, -337, -330, 'time'),
+    (32, 26, 'renewal', 'Ironclad Manufacturing renewal (last year)', 6, -337, -326, -335, -332, 'hand'),
     (33, 24, 'renewal', 'Cascade Retail Group renewal (last year)', 6, -320, -296, -315, -305, 'condition'),
-    (34, 30, 'renewal', 'Crescent Capital renewal (last year)', 6, -375, -349, NULL, NULL, NULL),
+    (34, 30, 'renewal', 'Crescent Capital renewal (last year)', 6, -340, -314, NULL, NULL, NULL),
     (35, 36, 'renewal', 'Prism Semiconductors renewal (last year)', 6, -310, -290, -305, -301, 'time'),
     (36, 22, 'qbr', 'Hooli QBR (last quarter)', 5, -105, -99, NULL, NULL, NULL)
   ) AS h (e, cust, wtype, wname, total, started, completed, snoozed, woken, how);
@@ -549,8 +549,8 @@ BEGIN
          current_date + t.done + time '15:00', x.started_at, current_date + t.done + time '15:00'
   FROM (VALUES
     -- e, n, title, priority, due, completed_at (days from today)
-    (31, 1, 'Confirm the Globex renewal timeline', 'high', -375, -376),
-    (31, 2, 'Send the Globex renewal quote', 'high', -365, -362),
+    (31, 1, 'Confirm the Globex renewal timeline', 'high', -340, -341),
+    (31, 2, 'Send the Globex renewal quote', 'high', -330, -327),
     (33, 1, 'Review Cascade seasonal usage', 'medium', -312, -313),
     (35, 1, 'Collect the Prism order form', 'urgent', -292, -291)
   ) AS t (e, n, title, priority, due, done)
@@ -571,19 +571,19 @@ BEGIN
     (6, 1, 'on_track', 4, NULL, 'Prepare the renewal options memo.', -17, '09:10'),
     (6, 2, 'at_risk', 3, 'They want the TPS report integration before signing.', 'Scope it with Bob.', -13, '14:40'),
     (6, 3, 'blocked', 2, 'Waiting for an ETA on the TPS report integration.', 'Ask product for a date.', -9, '11:05'),
-    (21, 1, 'on_track', 4, NULL, 'Confirm the decision-maker.', -380, '09:00'),
-    (21, 2, 'on_track', 4, NULL, 'Send the quote.', -373, '09:20'),
-    (21, 3, 'at_risk', 3, 'Budget review moved a month.', 'Snooze until the review.', -366, '10:00'),
-    (21, 4, 'on_track', 5, NULL, 'Collect the signature.', -359, '09:45'),
-    (23, 1, 'on_track', 3, NULL, 'Prepare for the discount ask.', -368, '15:30'),
-    (23, 2, 'at_risk', 2, 'Procurement wants 15 % off.', 'Offer a two-year term instead.', -361, '16:00'),
+    (21, 1, 'on_track', 4, NULL, 'Confirm the decision-maker.', -338, '09:00'),
+    (21, 2, 'on_track', 4, NULL, 'Send the quote.', -331, '09:20'),
+    (21, 3, 'at_risk', 3, 'Budget review moved a month.', 'Snooze until the review.', -324, '10:00'),
+    (21, 4, 'on_track', 5, NULL, 'Collect the signature.', -317, '09:45'),
+    (23, 1, 'on_track', 3, NULL, 'Prepare for the discount ask.', -326, '15:30'),
+    (23, 2, 'at_risk', 2, 'Procurement wants 15 % off.', 'Offer a two-year term instead.', -319, '16:00'),
     (11, 1, 'on_track', 4, NULL, 'Map the buying committee.', -8, '10:00'),
     (11, 2, 'at_risk', 3, 'Legal redlines on the liability cap.', 'Loop in our counsel.', -2, '13:30'),
     (14, 1, 'on_track', 5, NULL, 'Scope the 20-user pilot.', -6, '11:00'),
     (16, 1, 'on_track', 4, NULL, 'Finalize pricing.', -20, '09:15'),
     (16, 2, 'on_track', 4, NULL, 'Send the order form for signature.', -12, '16:20'),
-    (31, 1, 'on_track', 4, NULL, 'Map the buying committee.', -378, '10:30'),
-    (31, 2, 'on_track', 4, NULL, 'Send the quote.', -371, '11:00')
+    (31, 1, 'on_track', 4, NULL, 'Map the buying committee.', -343, '10:30'),
+    (31, 2, 'on_track', 4, NULL, 'Send the quote.', -336, '11:00')
   ) AS c (e, n, status, confidence, blockers, next_step, at, hhmm)
   JOIN public.workflow_executions x ON x.id = ('30000000-0000-4000-8000-' || lpad(c.e::text, 12, '0'))::uuid;
 

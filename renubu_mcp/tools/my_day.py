@@ -31,7 +31,7 @@ async def my_day(ctx: Context, timezone: Timezone = None) -> CallToolResult:
 
 @toolset.read("My patterns")
 async def get_my_patterns(ctx: Context, timezone: Timezone = None) -> CallToolResult:
-    """Figures from your own history (snoozes, workflow and task durations, check-in gaps, active hours), each with
-    its sample size n; below min_sample, only n."""
+    """Figures from your last 12 months (snoozes, workflow and task durations, check-in gaps, active hours), each
+    with its sample size n; below min_sample, only n."""
     # Workflow types are names users chose: inside the boundary like any people-written text.
     return render(await read_as_caller(ctx, "get_my_patterns", {"timezone": timezone}))

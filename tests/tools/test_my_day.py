@@ -218,28 +218,32 @@ def percentile_disc(values: list[int], fraction: float) -> int:
 
 
 async def expected_patterns(database, user_id, zone: str = "UTC") -> dict:
-    """The figures recomputed in Python from the raw rows, as the schema defines them."""
+    """The figures recomputed in Python from the raw rows of the last 365 days, as the schema defines them."""
     async with owner(database) as conn:
+        since = await conn.fetchval("SELECT now() - interval '365 days'")
         own = await conn.fetch("SELECT * FROM workflow_executions WHERE user_id = $1 AND deleted_at IS NULL", user_id)
         tasks = await conn.fetch(
             "SELECT t.* FROM workflow_tasks t JOIN workflow_executions e ON e.id = t.workflow_execution_id"
-            " WHERE e.user_id = $1 AND t.status = 'completed' AND t.deleted_at IS NULL", user_id)
+            " WHERE e.user_id = $1 AND t.status = 'completed' AND t.deleted_at IS NULL AND t.completed_at >= $2",
+            user_id, since)
         check_ins = await conn.fetch(
             "SELECT c.* FROM workflow_check_ins c JOIN workflow_executions e ON e.id = c.workflow_execution_id"
-            " WHERE e.user_id = $1 AND c.created_by = $1 AND c.deleted_at IS NULL", user_id)
+            " WHERE e.user_id = $1 AND c.created_by = $1 AND c.deleted_at IS NULL AND c.checked_in_at >= $2",
+            user_id, since)
         actions = await conn.fetch(
             "SELECT a.created_at FROM workflow_actions a JOIN workflow_executions e ON e.id = a.workflow_execution_id"
-            " WHERE e.user_id = $1 AND a.user_id = $1", user_id)
+            " WHERE e.user_id = $1 AND a.user_id = $1 AND a.created_at >= $2", user_id, since)
 
     def figure(n: int, **values) -> dict:
         return {"n": n, **values} if n >= 5 else {"n": n}
 
-    snoozes = [w for w in own if w["snoozed_at"] and w["woken_at"] and w["woken_at"] >= w["snoozed_at"]]
+    snoozes = [w for w in own if w["snoozed_at"] and w["woken_at"] and w["woken_at"] >= w["snoozed_at"]
+               and w["woken_at"] >= since]
     how = Counter("time" if w["wake_reason"].startswith("snooze time reached") else
                   "condition" if w["wake_reason"].startswith("wake condition met") else "hand" for w in snoozes)
     by_type: dict[str, list[float]] = {}
     for w in own:
-        if w["status"] == "completed":
+        if w["status"] == "completed" and w["completed_at"] >= since:
             by_type.setdefault(w["workflow_type"], []).append(
                 (w["completed_at"] - (w["started_at"] or w["created_at"])).total_seconds())
     gaps = []
@@ -252,6 +256,7 @@ async def expected_patterns(database, user_id, zone: str = "UTC") -> dict:
     due = [t for t in tasks if t["due_date"]]
     n = len(snoozes)
     return {
+        "since": since.date().isoformat(),
         "snoozes": figure(n, median_days=median_days([(w["woken_at"] - w["snoozed_at"]).total_seconds()
                                                       for w in snoozes]),
                           woke_by_time=share(how["time"], n), woke_by_condition=share(how["condition"], n),
