@@ -31,10 +31,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import analyze, bench_cluster, machine_line, ms, p50, pct, prepare_demo, table  # noqa: E402
+from mcp import Client  # noqa: E402
+
+from bench.common import (  # noqa: E402
+    TOKEN_KEY, analyze, bench_cluster, machine_line, ms, p50, pct, prepare_demo, table,
+)
 from renubu_mcp import migrate as migrations  # noqa: E402
+from renubu_mcp.config import Settings  # noqa: E402
 from renubu_mcp.db import Database, Principal  # noqa: E402
-from renubu_mcp.demo import ALICE  # noqa: E402
+from renubu_mcp.demo import ADMIN, ALICE, BOB, PAT  # noqa: E402
+from renubu_mcp.server import build_server  # noqa: E402
 
 ACME = "10000000-0000-4000-8000-000000000001"
 ACME_RENEWAL = "30000000-0000-4000-8000-000000000001"
@@ -180,6 +186,18 @@ async def measure(cluster, name: str, rounds: int, per_round: int) -> tuple[list
     return read_rows, write_rows, size
 
 
+async def day_sizes(app_dsn: str) -> list[tuple]:
+    """my_day as each demo user's assistant reads it: the tool's text (compact JSON inside the untrusted-data
+    boundary), through the real server over the SDK's in-process client; the first call wakes what is due."""
+    rows = []
+    for user in (ALICE, BOB, ADMIN, PAT):
+        settings = Settings(database_url=app_dsn, user_email=user.email, token_encryption_key=TOKEN_KEY)
+        async with Client(build_server(settings)) as client:
+            sizes = [len((await client.call_tool("my_day", {})).content[0].text.encode()) for _ in range(2)]
+        rows.append((user.email, f"{sizes[0]:,}", f"{sizes[1]:,}", "yes" if max(sizes) < 4096 else "NO"))
+    return rows
+
+
 async def history_of(cluster, name: str) -> str:
     import asyncpg
 
@@ -218,8 +236,11 @@ async def main() -> None:
             print()
             print(table(["write (as alice, one transaction)", "calls", "p50 ms", "p99 ms", "p50 / computed on read"],
                         write_rows))
-            print(f"\nmy_day document: {size:,} bytes")
+            print(f"\nmy_day document as the database writes it: {size:,} bytes")
         cluster.drop_database(HEAVY_DB)
+        print("\n### my_day as the model reads it (demo)\n")
+        print(table(["user", "first call, bytes", "second call, bytes", "under 4 KB"],
+                    await day_sizes(cluster.app_dsn(demo))))
 
 
 if __name__ == "__main__":
