@@ -42,7 +42,8 @@ CREATE INDEX IF NOT EXISTS idx_parking_lot_items_user_id ON public.parking_lot_i
 CREATE INDEX IF NOT EXISTS idx_parking_lot_items_customer_id ON public.parking_lot_items (customer_id);
 CREATE INDEX IF NOT EXISTS idx_parking_lot_items_workflow_execution_id
   ON public.parking_lot_items (workflow_execution_id);
-CREATE INDEX IF NOT EXISTS idx_parking_lot_items_promoted_workflow_id ON public.parking_lot_items (promoted_workflow_id);
+CREATE INDEX IF NOT EXISTS idx_parking_lot_items_promoted_workflow_id
+  ON public.parking_lot_items (promoted_workflow_id);
 CREATE INDEX IF NOT EXISTS idx_parking_lot_items_promoted_task_id ON public.parking_lot_items (promoted_task_id);
 CREATE INDEX IF NOT EXISTS idx_parking_lot_items_created_by ON public.parking_lot_items (created_by);
 CREATE OR REPLACE TRIGGER parking_lot_items_updated_at
@@ -127,14 +128,16 @@ REVOKE ALL ON public.parking_lot_items FROM anon, authenticated, service_role;  
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.parking_lot_items TO authenticated, service_role;
 
 -- --- Reads (migration 20251204's conventions) ------------------------------------------------------------------
+-- Built only on renubu_read.ts and renubu_read.people (names are joined in by the callers), so that the row
+-- helpers of 20251204 can change without these.
 
 -- The owner is named only when it is someone else (an admin's view).
-CREATE OR REPLACE FUNCTION renubu_read.parked_item_row(i public.parking_lot_items, customer_name text)
+CREATE OR REPLACE FUNCTION renubu_read.parked_item_row(i public.parking_lot_items, customer_name text, owner_name text)
 RETURNS json LANGUAGE sql STABLE AS $$
   SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
     'id', i.id,
     'owner_id', CASE WHEN i.user_id IS DISTINCT FROM (SELECT auth.uid()) THEN i.user_id END,
-    'owner_name', CASE WHEN i.user_id IS DISTINCT FROM (SELECT auth.uid()) THEN renubu_read.name_of(i.user_id) END,
+    'owner_name', CASE WHEN i.user_id IS DISTINCT FROM (SELECT auth.uid()) THEN owner_name END,
     'title', i.title, 'notes', i.notes, 'customer_id', i.customer_id, 'customer_name', customer_name,
     'from_workflow_id', i.workflow_execution_id, 'revisit_at', renubu_read.ts(i.revisit_at), 'status', i.status,
     'promoted_to_workflow_id', i.promoted_workflow_id, 'promoted_to_task_id', i.promoted_task_id,
@@ -149,17 +152,22 @@ DECLARE
   v_status text := p ->> 'status';
   v_customer uuid := (p ->> 'customer_id')::uuid;
   v_limit int := (p ->> 'limit')::int;
-  v_rows json;
+  v_rows json[];
 BEGIN
-  SELECT pg_catalog.json_agg(renubu_read.parked_item_row(i.i, i.customer_name) ORDER BY i.ord) INTO v_rows FROM (
-    SELECT i, c.name AS customer_name, pg_catalog.row_number() OVER (ORDER BY
+  -- Up to limit + 1 items: the first limit are the page, one more means there are more.
+  SELECT pg_catalog.array_agg(renubu_read.parked_item_row(x.i, x.customer_name, x.owner_name) ORDER BY x.ord)
+  INTO v_rows FROM (
+    SELECT i, c.name AS customer_name, o.full_name AS owner_name, pg_catalog.row_number() OVER (ORDER BY
              CASE WHEN v_status = 'parked' THEN i.revisit_at END NULLS LAST,
              CASE WHEN v_status = 'parked' THEN i.created_at END,
              i.resolved_at DESC, i.id) AS ord
     FROM public.parking_lot_items i LEFT JOIN public.customers c ON c.id = i.customer_id
+    LEFT JOIN renubu_read.people o ON o.id = i.user_id
     WHERE i.deleted_at IS NULL AND i.status = v_status AND (v_customer IS NULL OR i.customer_id = v_customer)
-    ORDER BY ord LIMIT v_limit + 1 OFFSET (p ->> 'offset')::int) i;
-  RETURN renubu_read.page('items', v_rows, v_limit);
+    ORDER BY ord LIMIT v_limit + 1 OFFSET (p ->> 'offset')::int) x;
+  RETURN pg_catalog.json_build_object(
+    'items', coalesce(pg_catalog.array_to_json(v_rows[1:v_limit]), '[]'::json),
+    '_more', CASE WHEN pg_catalog.cardinality(v_rows) > v_limit THEN true END)::text;
 END
 $$;
 
@@ -169,8 +177,9 @@ DECLARE
   v_id uuid := (p ->> 'item_id')::uuid;
   v_doc text;
 BEGIN
-  SELECT renubu_read.parked_item_row(i, c.name)::text INTO v_doc
+  SELECT renubu_read.parked_item_row(i, c.name, o.full_name)::text INTO v_doc
   FROM public.parking_lot_items i LEFT JOIN public.customers c ON c.id = i.customer_id
+  LEFT JOIN renubu_read.people o ON o.id = i.user_id
   WHERE i.id = v_id AND i.deleted_at IS NULL;
   IF v_doc IS NULL THEN
     RAISE EXCEPTION 'no parked item % (it does not exist or is not yours); see list_parked_items', v_id
@@ -180,15 +189,15 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION renubu_read.parked_item_row(public.parking_lot_items, text), renubu_read.list_parked_items(jsonb),
-  renubu_read.get_parked_item(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION renubu_read.parked_item_row(public.parking_lot_items, text),
+REVOKE ALL ON FUNCTION renubu_read.parked_item_row(public.parking_lot_items, text, text),
+  renubu_read.list_parked_items(jsonb), renubu_read.get_parked_item(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION renubu_read.parked_item_row(public.parking_lot_items, text, text),
   renubu_read.list_parked_items(jsonb), renubu_read.get_parked_item(jsonb) TO authenticated, service_role;
 
 /* ROLLBACK
 DROP FUNCTION IF EXISTS renubu_read.get_parked_item(jsonb);
 DROP FUNCTION IF EXISTS renubu_read.list_parked_items(jsonb);
-DROP FUNCTION IF EXISTS renubu_read.parked_item_row(public.parking_lot_items, text);
+DROP FUNCTION IF EXISTS renubu_read.parked_item_row(public.parking_lot_items, text, text);
 DROP TABLE IF EXISTS public.parking_lot_items;
 DROP FUNCTION IF EXISTS public.guard_parking_lot_references();
 */

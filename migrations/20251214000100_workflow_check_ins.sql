@@ -58,16 +58,17 @@ REVOKE ALL ON public.workflow_check_ins FROM anon, authenticated, service_role; 
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.workflow_check_ins TO authenticated, service_role;
 
 -- --- Reads (migration 20251204's conventions) ------------------------------------------------------------------
+-- Built only on renubu_read.ts and renubu_read.people (names are joined in by the callers).
 
 -- The author is named only when it is someone else (an admin who checked in on a user's workflow).
-CREATE OR REPLACE FUNCTION renubu_read.check_in_row(c public.workflow_check_ins, with_workflow boolean)
+CREATE OR REPLACE FUNCTION renubu_read.check_in_row(c public.workflow_check_ins, with_workflow boolean, by_name text)
 RETURNS json LANGUAGE sql STABLE AS $$
   SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
     'id', c.id, 'workflow_id', CASE WHEN with_workflow THEN c.workflow_execution_id END,
     'status', c.status, 'confidence', c.confidence, 'blockers', c.blockers, 'next_step', c.next_step,
     'checked_in_at', renubu_read.ts(c.checked_in_at),
     'by_id', CASE WHEN c.created_by IS DISTINCT FROM (SELECT auth.uid()) THEN c.created_by END,
-    'by_name', CASE WHEN c.created_by IS DISTINCT FROM (SELECT auth.uid()) THEN renubu_read.name_of(c.created_by) END))
+    'by_name', CASE WHEN c.created_by IS DISTINCT FROM (SELECT auth.uid()) THEN by_name END))
 $$;
 
 -- Newest first; check-ins arrive while someone pages, so pages follow the last one shown (time and id).
@@ -85,15 +86,16 @@ BEGIN
       USING ERRCODE = 'no_data_found';
   END IF;
   WITH page AS MATERIALIZED (
-    SELECT c, pg_catalog.row_number() OVER (ORDER BY c.checked_in_at DESC, c.id DESC) AS n
-    FROM public.workflow_check_ins c
+    SELECT c, b.full_name AS by_name, pg_catalog.row_number() OVER (ORDER BY c.checked_in_at DESC, c.id DESC) AS n
+    FROM public.workflow_check_ins c LEFT JOIN renubu_read.people b ON b.id = c.created_by
     WHERE c.workflow_execution_id = v_id AND c.deleted_at IS NULL
       AND (v_after IS NULL OR (c.checked_in_at, c.id) < (v_after, v_after_id))
     ORDER BY c.checked_in_at DESC, c.id DESC
     LIMIT v_limit + 1
   )
   SELECT pg_catalog.json_build_object(
-    'check_ins', coalesce((SELECT pg_catalog.json_agg(renubu_read.check_in_row(page.c, false) ORDER BY page.n)
+    'check_ins', coalesce((SELECT pg_catalog.json_agg(renubu_read.check_in_row(page.c, false, page.by_name)
+                                                      ORDER BY page.n)
                            FROM page WHERE page.n <= v_limit), '[]'),
     '_next', (SELECT pg_catalog.json_build_object('u', public.utc_text((last.c).checked_in_at), 'i', (last.c).id)
               FROM page last WHERE last.n = v_limit AND EXISTS (SELECT 1 FROM page WHERE page.n > v_limit))
@@ -102,13 +104,13 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION renubu_read.check_in_row(public.workflow_check_ins, boolean),
+REVOKE ALL ON FUNCTION renubu_read.check_in_row(public.workflow_check_ins, boolean, text),
   renubu_read.list_check_ins(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION renubu_read.check_in_row(public.workflow_check_ins, boolean),
+GRANT EXECUTE ON FUNCTION renubu_read.check_in_row(public.workflow_check_ins, boolean, text),
   renubu_read.list_check_ins(jsonb) TO authenticated, service_role;
 
 /* ROLLBACK
 DROP FUNCTION IF EXISTS renubu_read.list_check_ins(jsonb);
-DROP FUNCTION IF EXISTS renubu_read.check_in_row(public.workflow_check_ins, boolean);
+DROP FUNCTION IF EXISTS renubu_read.check_in_row(public.workflow_check_ins, boolean, text);
 DROP TABLE IF EXISTS public.workflow_check_ins;
 */

@@ -12,10 +12,11 @@
 SET search_path = public, extensions;
 
 -- {"act": tool, "items": the first `cap` rows, "more": how many were left out}; NULL when there are none.
-CREATE OR REPLACE FUNCTION renubu_read.day_section(act text, rows json, total bigint, cap int)
+CREATE OR REPLACE FUNCTION renubu_read.day_section(act text, rows json[], cap int)
 RETURNS json LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN coalesce(total, 0) > 0 THEN pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
-    'act', act, 'items', renubu_read.first_rows(rows, cap), 'more', CASE WHEN total > cap THEN total - cap END)) END
+  SELECT CASE WHEN pg_catalog.cardinality(rows) > 0 THEN pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+    'act', act, 'items', pg_catalog.array_to_json(rows[1:cap]),
+    'more', CASE WHEN pg_catalog.cardinality(rows) > cap THEN pg_catalog.cardinality(rows) - cap END)) END
 $$;
 
 CREATE OR REPLACE FUNCTION renubu_read.my_day(p jsonb)
@@ -38,11 +39,11 @@ BEGIN
   tasks AS (
     SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
              'id', t.id, 'title', t.title, 'due', renubu_read.ts(t.due_date), 'priority', t.priority,
-             'customer', m.customer,
-             'assignee_name', CASE WHEN t.assigned_to IS DISTINCT FROM v_me THEN renubu_read.name_of(t.assigned_to) END
+             'customer', m.customer, 'assignee_name', CASE WHEN t.assigned_to IS DISTINCT FROM v_me THEN a.full_name END
            )) AS item,
            pg_catalog.row_number() OVER (ORDER BY t.due_date, t.id) AS n
     FROM public.workflow_tasks t JOIN mine m ON m.id = t.workflow_execution_id AND m.status <> 'snoozed'
+    LEFT JOIN renubu_read.people a ON a.id = t.assigned_to
     WHERE t.deleted_at IS NULL AND t.due_date < v_tomorrow
       AND (t.status IN ('pending', 'in_progress') OR (t.status = 'snoozed' AND t.snoozed_until <= pg_catalog.now()))
   ),
@@ -89,20 +90,19 @@ BEGIN
   )
   SELECT pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
     'today', v_today, 'timezone', CASE WHEN v_tz <> 'UTC' THEN v_tz END,
-    'tasks_due', (SELECT renubu_read.day_section('update_task', pg_catalog.json_agg(x.item ORDER BY x.n),
-                                                 pg_catalog.count(*), v_cap) FROM tasks x),
-    'woken_workflows', (SELECT renubu_read.day_section('get_workflow', pg_catalog.json_agg(x.item ORDER BY x.n),
-                                                       pg_catalog.count(*), v_cap) FROM wakes x),
+    'tasks_due', (SELECT renubu_read.day_section('update_task', pg_catalog.array_agg(x.item ORDER BY x.n), v_cap)
+                  FROM tasks x),
+    'woken_workflows', (SELECT renubu_read.day_section('get_workflow', pg_catalog.array_agg(x.item ORDER BY x.n),
+                                                       v_cap) FROM wakes x),
     'renewals', (SELECT renubu_read.with_field(
-                          renubu_read.day_section('get_customer', pg_catalog.json_agg(x.item ORDER BY x.n),
-                                                  pg_catalog.count(*), v_cap),
+                          renubu_read.day_section('get_customer', pg_catalog.array_agg(x.item ORDER BY x.n), v_cap),
                           'arr_at_stake', pg_catalog.to_jsonb(pg_catalog.sum(x.arr)::float8))
                  FROM renewals x),
     'parked_due', (SELECT renubu_read.day_section('promote_parked_item, update_parked_item or dismiss_parked_item',
-                                                  pg_catalog.json_agg(x.item ORDER BY x.n), pg_catalog.count(*), v_cap)
+                                                  pg_catalog.array_agg(x.item ORDER BY x.n), v_cap)
                    FROM parked x),
-    'check_ins_due', (SELECT renubu_read.day_section('check_in_workflow', pg_catalog.json_agg(x.item ORDER BY x.n),
-                                                     pg_catalog.count(*), v_cap) FROM quiet x),
+    'check_ins_due', (SELECT renubu_read.day_section('check_in_workflow', pg_catalog.array_agg(x.item ORDER BY x.n),
+                                                     v_cap) FROM quiet x),
     '_wake', CASE WHEN EXISTS (
       SELECT 1 FROM mine m
       WHERE m.status = 'snoozed' AND (m.snoozed_until <= pg_catalog.now() OR EXISTS (
@@ -115,11 +115,11 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION renubu_read.day_section(text, json, bigint, int), renubu_read.my_day(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION renubu_read.day_section(text, json, bigint, int), renubu_read.my_day(jsonb)
+REVOKE ALL ON FUNCTION renubu_read.day_section(text, json[], int), renubu_read.my_day(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION renubu_read.day_section(text, json[], int), renubu_read.my_day(jsonb)
   TO authenticated, service_role;
 
 /* ROLLBACK
 DROP FUNCTION IF EXISTS renubu_read.my_day(jsonb);
-DROP FUNCTION IF EXISTS renubu_read.day_section(text, json, bigint, int);
+DROP FUNCTION IF EXISTS renubu_read.day_section(text, json[], int);
 */

@@ -39,11 +39,12 @@ async def check_in_workflow(
         current = await touch_workflow(conn, workflow_id)  # activity on the workflow, and its row locked
         if current not in OPEN:
             raise Conflict(f"workflow {workflow_id} is {current}; check-ins are for workflows that are {one_of(OPEN)}")
+        # The caller is the author, so no name is shown (a row names only someone else).
         row = await conn.fetchval(
             """
             INSERT INTO workflow_check_ins AS c (workflow_execution_id, status, confidence, blockers, next_step)
             VALUES ($1, $2, $3, $4, $5)
-            RETURNING renubu_read.check_in_row(c, true)::text
+            RETURNING renubu_read.check_in_row(c, true, NULL)::text
             """,
             workflow_id, status, confidence, blockers, next_step,
         )
