@@ -2,9 +2,9 @@
 --
 -- Computed when asked, not stored. public.user_patterns_of(user) reads the user's own workflows of the last year
 -- (and their tasks, actions and check-ins) through the indexes on the owner: 1.6x get_customer's read at demo
--- scale, 3x with ten years of heavy history (bench/patterns.py, docs/performance.md "User patterns"). Refreshing a
--- stored row on every write instead would put that same computation into every task update, action and check-in
--- (4.8-8.4x the write; they outnumber pattern reads by far), need a definer function writing rows for other users
+-- scale, 3-4x with ten years of heavy history (bench/patterns.py, docs/performance.md "User patterns"). Refreshing
+-- a stored row on every write instead would put that same computation into every task update, action and check-in
+-- (5-12x the write; they outnumber pattern reads by far), need a definer function writing rows for other users
 -- (an admin's write changes the owner's figures), and lose updates when two of a user's writes commit together;
 -- computed figures are always current and need none of that.
 -- public.user_patterns is the relation the schema document plans: a view, one row per profile the caller can read
