@@ -157,13 +157,15 @@ async def _new_workflow(conn: asyncpg.Connection, item: asyncpg.Record, workflow
     customer_id = item["customer_id"]
     if customer_id is None:
         raise InvalidArgument(f"item {item['id']} names no customer, and a workflow needs one: name it with "
-                              "update_parked_item, or pass workflow_id to make the item a task in one of your workflows")
+                              "update_parked_item, or pass workflow_id to make the item a task in one of your "
+                              "workflows")
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM customers c WHERE c.id = $1 AND c.deleted_at IS NULL)",
                                customer_id):
         raise NotFound(NO_CUSTOMER.format(customer_id))
     workflow_id = await conn.fetchval(
         """
-        INSERT INTO workflow_executions (user_id, customer_id, workflow_type, workflow_name, status, started_at, metadata)
+        INSERT INTO workflow_executions
+          (user_id, customer_id, workflow_type, workflow_name, status, started_at, metadata)
         VALUES ($1, $2, $3, $4, 'in_progress', now(), $5)
         RETURNING id
         """,
@@ -188,7 +190,8 @@ async def _new_task(conn: asyncpg.Connection, item: asyncpg.Record, workflow_id:
                        f"are {one_of(OPEN)}")
     if item["customer_id"] is not None and workflow["customer_id"] != item["customer_id"]:
         raise InvalidArgument(f"item {item['id']} is about customer {item['customer_id']} and workflow {workflow_id} "
-                              "is on another; choose a workflow on the item's customer (list_workflows with customer_id)")
+                              "is on another; choose a workflow on the item's customer (list_workflows with "
+                              "customer_id)")
     task_id = await conn.fetchval(
         """
         INSERT INTO workflow_tasks (workflow_execution_id, title, description, due_date, assigned_to)
