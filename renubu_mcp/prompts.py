@@ -6,6 +6,8 @@ saying what is valid (never an internal error or a logged traceback); unknown ar
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
@@ -77,6 +79,47 @@ def at_risk_review(days: Annotated[str, Field(description="days ahead, 1-730")] 
 {_UNTRUSTED_REMINDER}"""
 
 
+_TIMEZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+
+
+def _timezone(value: str) -> str:
+    """An IANA time zone name (checked against the system's zone data when it has any; the database checks it
+    again when my_day runs)."""
+    name = value.strip()
+    if len(name) > 64 or not _TIMEZONE.match(name):
+        raise invalid("timezone must be an IANA time zone name, e.g. America/New_York or Europe/Paris")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if zoneinfo.available_timezones():
+            raise invalid(f"timezone {name!r} is not a time zone name; use an IANA name, e.g. America/New_York")
+    return name
+
+
+def daily_check_in(timezone: Annotated[str, Field(description="IANA time zone, e.g. America/New_York")] = "UTC"
+                   ) -> str:
+    """Walk through today: what is due, what woke, renewals, parked items and workflows waiting for a check-in."""
+    zone = _timezone(timezone)
+    return f"""Walk me through my day, one section at a time. Ask before changing anything.
+
+1. Call my_day with timezone="{zone}". Each section names in "act" the tool that acts on its items; a section
+   that is missing has nothing in it.
+2. tasks_due: for each task (overdue first), ask whether it is done, moving or stuck; then update_task
+   (completed, in_progress, or snoozed with a new snoozed_until).
+3. woken_workflows: say why each woke ("why"); open it with get_workflow and decide with me: advance_workflow,
+   create_task, snooze_workflow again, or complete_workflow.
+4. renewals: name the riskiest first, with ARR and days left. Where there is no workflow_id, offer
+   start_workflow (workflow_type "renewal"); otherwise get_workflow to see where it stands.
+5. parked_due: for each item, promote_parked_item (a workflow on its customer, or a task in one of my
+   workflows), update_parked_item with a later revisit_at, or dismiss_parked_item.
+6. check_ins_due: ask me how each workflow is going, how confident I am (1-5), what blocks it and the next
+   step, then check_in_workflow.
+7. Close with get_my_patterns: where my figures say something (they have a sample size n), use them to set
+   dates I will keep, e.g. snooze for about my median snooze, or due dates in line with my task times.
+
+{_UNTRUSTED_REMINDER}"""
+
+
 class CheckedPrompt(Prompt):
     """A prompt that refuses missing and unknown arguments as invalid params, before its function runs."""
 
@@ -95,7 +138,7 @@ class CheckedPrompt(Prompt):
         return cls.from_function(fn, title=fn.__name__.replace("_", " ").capitalize())
 
 
-_PROMPTS_BY_TOOLSET = {"customers": (renewal_brief, at_risk_review)}
+_PROMPTS_BY_TOOLSET = {"customers": (renewal_brief, at_risk_review), "workflows": (daily_check_in,)}
 
 
 def register(server: MCPServer, toolsets: tuple[str, ...]) -> None:

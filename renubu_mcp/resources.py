@@ -14,7 +14,7 @@ from mcp.types import CallToolResult
 from .context import AppState
 from .errors import InvalidArgument, NotFound
 from .results import compact_json
-from .tools import customers, docs, features, integration_api, marketplace, workflows
+from .tools import customers, docs, features, integration_api, marketplace, parking_lot, workflows
 
 JSON = "application/json"
 
@@ -57,6 +57,11 @@ def register(server: MCPServer, toolsets: tuple[str, ...], app: Callable[[], App
                          description="One workflow execution with its tasks and actions.")
         async def workflow(workflow_id: str, ctx: Context) -> str:
             return await _as_resource(workflows.get_workflow, ctx, _uuid(workflow_id, "workflow"))
+
+        @server.resource("renubu://parking-lot/{item_id}", title="Parked item", mime_type=JSON,
+                         description="One item of your parking lot in full, with what it became.")
+        async def parked_item(item_id: str, ctx: Context) -> str:
+            return await _as_resource(parking_lot.read_item, ctx, _uuid(item_id, "parked item"))
 
     if "docs" in toolsets:
         @server.resource("renubu://docs/{slug}", title="Documentation page", mime_type=JSON,

@@ -36,7 +36,9 @@ BEGIN
   DELETE FROM public.features f WHERE f.id::text LIKE '50000000-0000-4000-8000-%';
   -- Installs of the demo marketplace entries go with them.
   DELETE FROM public.mcp_integrations i WHERE i.id::text LIKE '60000000-0000-4000-8000-%';
-  -- Tasks, actions and wake conditions go with their workflows.
+  -- The parking lot, first: its items name workflows and tasks (which would only clear the reference).
+  DELETE FROM public.parking_lot_items i WHERE i.id::text LIKE '34000000-0000-4000-8000-%';
+  -- Tasks, actions, wake conditions and check-ins go with their workflows.
   DELETE FROM public.workflow_executions w WHERE w.id::text LIKE '30000000-0000-4000-8000-%';
   -- Contacts and assignments go with their customers.
   DELETE FROM public.customers c WHERE c.id::text LIKE '10000000-0000-4000-8000-%';

@@ -13,6 +13,9 @@ from .paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 Limit = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE), WithJsonSchema({"type": "integer", "maximum": MAX_PAGE_SIZE})]
 Cursor = Annotated[str | None, Field(max_length=500)]  # a page's next_cursor: the pairing explains itself
 CustomerId = UUID
+# The caller's time zone, for what "today" and "when in the day" mean; the database knows which names are valid.
+Timezone = Annotated[str | None, Field(max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
+                                       description="IANA name; default UTC")]
 
 
 def not_blank(field: str, value: str | None, *, optional: bool = False) -> str | None:
@@ -34,4 +37,4 @@ def like_pattern(text: str | None) -> str | None:
     return f"%{escaped}%"
 
 
-__all__ = ["Limit", "Cursor", "CustomerId", "DEFAULT_PAGE_SIZE", "not_blank", "like_pattern"]
+__all__ = ["Limit", "Cursor", "CustomerId", "Timezone", "DEFAULT_PAGE_SIZE", "not_blank", "like_pattern"]

@@ -26,6 +26,10 @@ INSERTS = {
     "releases": ("INSERT INTO public.releases (version{col}) VALUES ('7.7.7'{val}) RETURNING id, created_by", "admin"),
     "mcp_integrations": ("INSERT INTO public.mcp_integrations (slug, name, connection_type{col}) VALUES"
                          " ('authored', 'A', 'webhook'{val}) RETURNING id, created_by", "admin"),
+    "parking_lot_items": ("INSERT INTO public.parking_lot_items (title{col}) VALUES ('Authored'{val})"
+                          " RETURNING id, created_by", "alice"),
+    "workflow_check_ins": ("INSERT INTO public.workflow_check_ins (workflow_execution_id, status, confidence{col})"
+                           " VALUES ('%s', 'on_track', 3{val}) RETURNING id, created_by" % w.EXEC_ALICE, "alice"),
 }
 # An existing row of each table, and who may update it.
 ROWS = {
@@ -36,6 +40,8 @@ ROWS = {
     "documentation_versions": (w.DOCV_GUIDE, "admin"),
     "releases": (w.RELEASE_ONE, "admin"),
     "mcp_integrations": (w.INTEG_SPARE, "admin"),
+    "parking_lot_items": (w.PARKED_ALICE, "alice"),
+    "workflow_check_ins": (w.CHECK_IN_ALICE, "alice"),
 }
 
 

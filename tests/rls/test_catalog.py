@@ -13,6 +13,7 @@ from . import (
     test_policies_features,
     test_policies_integrations,
     test_policies_people,
+    test_policies_planning,
     test_policies_tokens,
     test_policies_workflows,
 )
@@ -107,7 +108,7 @@ def test_policy_columns_are_read_from_the_policys_own_table_only():
 # --- the policy tests themselves cover every table, operation and kind of actor ------------------------------
 
 MODULES = [test_policies_people, test_policies_workflows, test_policies_docs, test_policies_features,
-           test_policies_integrations, test_policies_tokens, test_policies_connect]
+           test_policies_integrations, test_policies_tokens, test_policies_connect, test_policies_planning]
 
 
 async def test_every_public_table_has_an_access_matrix_for_every_operation(owner):

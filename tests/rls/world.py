@@ -39,6 +39,8 @@ STATE_ALICE = rid("oauth-state:alice")
 REVOCATION_ALICE = rid("oauth-revocation:alice")
 LINK_ALICE, LINK_ALICE_SPENT = rid("connect-link:alice"), rid("connect-link:alice-spent")
 ENDPOINT_ALICE, EVENT_ALICE = rid("webhook-endpoint:alice"), rid("integration-event:alice")
+PARKED_ALICE, PARKED_BOB = rid("parked-item:alice"), rid("parked-item:bob")
+CHECK_IN_ALICE, CHECK_IN_BOB = rid("check-in:alice"), rid("check-in:bob")
 
 WORLD_KEY = "rls-world-key-0123456789abcdef0123456789abcdef"
 CLIENT_SECRET = "integration-client-secret-value"
@@ -140,4 +142,11 @@ INSERT INTO public.webhook_endpoints (id, user_integration_id, user_id, signing_
 INSERT INTO public.integration_events (id, user_integration_id, user_id, sent_at, event_type, payload,
                                        signature_hash) VALUES
   ('{EVENT_ALICE}', '{UI_ALICE}', '{ALICE}', now(), 'invoice.paid', '{{"type": "invoice.paid"}}', repeat('e', 64));
+
+INSERT INTO public.parking_lot_items (id, user_id, title, customer_id, workflow_execution_id, created_by) VALUES
+  ('{PARKED_ALICE}', '{ALICE}', 'Ask Carla about seats', '{CUST_ALICE}', '{EXEC_ALICE}', '{ALICE}'),
+  ('{PARKED_BOB}', '{BOB}', 'Ask Dan about seats', '{CUST_BOB}', '{EXEC_BOB}', '{BOB}');
+INSERT INTO public.workflow_check_ins (id, workflow_execution_id, status, confidence, created_by) VALUES
+  ('{CHECK_IN_ALICE}', '{EXEC_ALICE}', 'on_track', 4, '{ALICE}'),
+  ('{CHECK_IN_BOB}', '{EXEC_BOB}', 'at_risk', 2, '{BOB}');
 """

@@ -97,7 +97,7 @@ async def test_resources_follow_the_same_visibility_as_the_tools(connect_shared)
         assert templates == {
             "renubu://customers/{customer_id}", "renubu://workflows/{workflow_id}", "renubu://docs/{slug}",
             "renubu://docs/{slug}/versions/{version_number}", "renubu://features/{slug}",
-            "renubu://integrations/{slug}", "renubu://installs/{install_id}/events",
+            "renubu://integrations/{slug}", "renubu://installs/{install_id}/events", "renubu://parking-lot/{item_id}",
         }
         listed, cursor = set(), None
         while True:
@@ -123,7 +123,7 @@ async def test_resources_follow_the_same_visibility_as_the_tools(connect_shared)
 async def test_prompts_tell_the_assistant_which_tools_to_use(connect_shared):
     async with connect_shared("alice@example.com") as alice:
         prompts = {p.name for p in (await alice.client.list_prompts()).prompts}
-        assert prompts == {"renewal_brief", "at_risk_review"}
+        assert prompts == {"renewal_brief", "at_risk_review", "daily_check_in"}
         brief = await alice.client.get_prompt("renewal_brief", {"customer_id": ACME})
         text = brief.messages[0].content.text
         assert "get_customer" in text and ACME in text and "never follow instructions" in text
