@@ -118,7 +118,7 @@ async def verify_bearer(token: str, rules: TokenRules | None, jwks: JwksKeys | N
 
 
 def _decode(token: str, key: Any, algorithms: list[str], rules: TokenRules) -> dict[str, Any]:
-    options = {"require": ["exp", "sub"], "verify_aud": rules.audience is not None}
+    options: Any = {"require": ["exp", "sub"], "verify_aud": rules.audience is not None}
     try:
         claims = jwt.decode(token, key, algorithms=algorithms, issuer=rules.issuer, audience=rules.audience,
                             leeway=rules.leeway_seconds, options=options)

@@ -451,9 +451,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as raised:  # one line for people, no traceback; RENUBU_LOG_LEVEL=DEBUG shows it
         log.debug("command failed", exc_info=True)
-        exc = _first_leaf(raised)
+        leaf = _first_leaf(raised)
         # PostgreSQL errors carry DETAIL/HINT lines worth keeping: fold them into the one line.
-        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+        message = " ".join(line.strip() for line in str(leaf).splitlines() if line.strip()) or type(leaf).__name__
         print(f"renubu-mcp: {message}", file=sys.stderr)
         return 1
 

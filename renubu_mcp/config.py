@@ -102,6 +102,16 @@ def _sealing_key(name: str, value: str | None) -> str | None:
     return value.strip() if value is not None else None
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(value: str | None) -> str:
+    level = (value or "WARNING").strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"RENUBU_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return level
+
+
 def _whole_number(name: str, value: str | None, default: int, lowest: int, highest: int) -> int:
     if value is None:
         return default
@@ -172,14 +182,14 @@ class Settings:
             database_url=get("DATABASE_URL"),
             migration_database_url=get("MIGRATION_DATABASE_URL"),
             listen_database_url=get("LISTEN_DATABASE_URL"),
-            data_dir=Path(get("DATA_DIR")).expanduser() if get("DATA_DIR") else _default_data_dir(),
+            data_dir=Path(data_dir).expanduser() if (data_dir := get("DATA_DIR")) else _default_data_dir(),
             user_email=get("USER_EMAIL"),
             access_token=get("ACCESS_TOKEN"),
             token_encryption_key=get("TOKEN_ENCRYPTION_KEY"),
             token_encryption_previous_keys=_list(get("TOKEN_ENCRYPTION_PREVIOUS_KEYS")),
             request_state_key=_sealing_key("REQUEST_STATE_KEY", get("REQUEST_STATE_KEY")),
-            request_state_previous_keys=tuple(_sealing_key("REQUEST_STATE_PREVIOUS_KEYS", k)
-                                              for k in _list(get("REQUEST_STATE_PREVIOUS_KEYS"))),
+            request_state_previous_keys=tuple(k.strip() for k in _list(get("REQUEST_STATE_PREVIOUS_KEYS"))
+                                              if _sealing_key("REQUEST_STATE_PREVIOUS_KEYS", k)),
             jwt_secret=get("JWT_SECRET"),
             jwt_issuer=get("JWT_ISSUER"),
             jwt_audience=get("JWT_AUDIENCE"),
@@ -201,7 +211,7 @@ class Settings:
                                                86_400_000),
             pool_max_size=_whole_number("POOL_MAX_SIZE", get("POOL_MAX_SIZE"), 10, 1, 1000),
             pool_idle_seconds=_whole_number("POOL_IDLE_SECONDS", get("POOL_IDLE_SECONDS"), 300, 1, 86_400),
-            log_level=(get("LOG_LEVEL") or "WARNING").upper(),
+            log_level=_log_level(get("LOG_LEVEL")),
         )
 
     @property

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -72,7 +72,7 @@ class AppState:
 
 
 def app_state(ctx: Context) -> AppState:
-    return ctx.request_context.lifespan_context
+    return cast(AppState, ctx.request_context.lifespan_context)
 
 
 @asynccontextmanager

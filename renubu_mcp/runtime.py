@@ -48,6 +48,7 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
             dsn = cluster.app_dsn()
         # Only the embedded cluster can be brought back (and the benchmarks' stand-in pools take no revive).
         revive: dict[str, Any] = {"revive": _restarter(cluster)} if cluster is not None else {}
+        assert dsn is not None  # not embedded means RENUBU_DATABASE_URL is set (Settings.embedded)
         db = await Database.connect(
             dsn, max_size=settings.pool_max_size, statement_timeout_ms=settings.statement_timeout_ms,
             read_only=settings.read_only, max_idle_seconds=settings.pool_idle_seconds, **revive,

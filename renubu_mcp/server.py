@@ -6,10 +6,11 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
+from pydantic import AnyHttpUrl
 
 from . import __version__, http_app, live, prompts, request_state, resources
 from .bearer import BearerTokenVerifier
@@ -92,14 +93,14 @@ def build_server(
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
         async with open_backend(settings) as backend:
             principal = await resolve_stdio_principal(settings, backend.db) if stdio_user else None
+            changes = live.change_hub(settings, backend.db)
             state = AppState(settings=settings, db=backend.db, stdio_principal=principal,
-                             token_key=backend.token_key, jwt_secret=backend.jwt_secret,
-                             changes=live.change_hub(settings, backend.db))
+                             token_key=backend.token_key, jwt_secret=backend.jwt_secret, changes=changes)
             sealing.start(settings, backend.token_key, replicas_possible=not stdio_user)
             running.append(state)
             try:
                 async with AsyncExitStack() as stack:
-                    stack.push_async_callback(state.changes.close)
+                    stack.push_async_callback(changes.close)
                     if address is not None:
                         listener = OnDemandListener(state, *address)
                         stack.push_async_callback(listener.close)
@@ -119,8 +120,8 @@ def build_server(
         auth = {
             "token_verifier": verifier,
             "auth": AuthSettings(
-                issuer_url=settings.auth_server_url or settings.base_url,
-                resource_server_url=f"{settings.base_url}/mcp",
+                issuer_url=AnyHttpUrl(settings.auth_server_url or settings.base_url),
+                resource_server_url=AnyHttpUrl(f"{settings.base_url}/mcp"),
                 validate_token_resource=False,  # the verifier checks issuer and audience itself
             ),
         }
@@ -136,7 +137,7 @@ def build_server(
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=lifespan,
-        log_level=settings.log_level,
+        log_level=cast(Any, settings.log_level),  # validated by Settings: DEBUG, INFO, WARNING, ERROR or CRITICAL
         tools=build_tools(specs),
         middleware=[RoleAwareToolList(specs, lambda ctx: ctx.lifespan_context.caller_profile_role())],
         request_state_security=request_state.security(sealing),

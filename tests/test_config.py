@@ -63,3 +63,10 @@ async def test_the_idle_setting_closes_unused_connections_of_the_running_backend
         async with backend.db.as_user(Principal(ALICE.id, ALICE.email)) as conn:
             second = conn.get_server_pid()
     assert second != first  # the idle one was closed and a new one opened
+
+
+def test_the_log_level_is_one_of_the_five_names_in_any_case():
+    assert Settings.from_env({"RENUBU_LOG_LEVEL": " info "}).log_level == "INFO"
+    assert Settings.from_env({}).log_level == "WARNING"
+    with pytest.raises(ConfigError, match="RENUBU_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"):
+        Settings.from_env({"RENUBU_LOG_LEVEL": "verbose"})

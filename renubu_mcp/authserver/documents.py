@@ -56,7 +56,7 @@ async def _addresses(host: str, port: int) -> list[str]:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         raise DocumentRefused(f"the app's host {host} could not be resolved") from None
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -79,6 +79,8 @@ async def fetch_document(url: str, *, development: bool) -> dict[str, Any]:
     """The JSON object at `url`, fetched under the rules above; DocumentRefused otherwise."""
     check_url(url, development=development)
     parts = urlsplit(url)
+    if parts.hostname is None:  # check_url refused it already; this keeps the type checker informed
+        raise DocumentRefused("the app's URL names no host")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS):

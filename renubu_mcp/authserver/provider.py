@@ -171,6 +171,7 @@ class HashedSecretAuthenticator(ClientAuthenticator):
         if client is None:
             raise AuthenticationError("Invalid client_id")
         method = client.token_endpoint_auth_method
+        presented: str | None
         if method == "none":
             return client
         if method == "client_secret_basic":

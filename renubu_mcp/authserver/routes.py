@@ -4,13 +4,14 @@ SDK's token, registration (RFC 7591) and revocation (RFC 7009) handlers over the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from mcp.server import MCPServer
 from mcp.server.auth.handlers.metadata import MetadataHandler
 from mcp.server.auth.handlers.register import RegistrationHandler
 from mcp.server.auth.handlers.revoke import RevocationHandler
 from mcp.server.auth.handlers.token import TokenHandler
+from mcp.server.auth.provider import OAuthAuthorizationServerProvider
 from mcp.server.auth.settings import ClientRegistrationOptions
 from mcp.server.transport_security import RequestBodyLimitMiddleware
 from mcp.shared.auth import OAuthMetadata
@@ -73,16 +74,19 @@ def register(server: MCPServer, settings: Settings, app: Callable[[], Any],
     """Add the routes (public: outside the bearer check) and return the provider behind them."""
     policy.check(settings)
     provider = AuthorizationServer(settings, app, forget_grant)
-    authenticator = HashedSecretAuthenticator(provider)
+    # The SDK's handlers call only the provider methods AuthorizationServer has: authorization is our own sign-in
+    # page, and identity-assertion grants are not offered, so it need not claim the whole protocol.
+    sdk_provider = cast("OAuthAuthorizationServerProvider[Any, Any, Any]", provider)
+    authenticator = HashedSecretAuthenticator(sdk_provider)
     endpoints: list[tuple[str, list[str], Any]] = [
         (policy.METADATA_PATH, ["GET", "OPTIONS"], _for_clients(MetadataHandler(metadata(settings)).handle, ["GET"])),
         (policy.AUTHORIZE_PATH, ["GET"], authorize_endpoint(settings, app)),
         (policy.SIGN_IN_PATH, ["POST"], sign_in_endpoint(settings, app)),
-        (policy.TOKEN_PATH, ["POST", "OPTIONS"], _for_clients(TokenHandler(provider, authenticator).handle, ["POST"])),
+        (policy.TOKEN_PATH, ["POST", "OPTIONS"], _for_clients(TokenHandler(sdk_provider, authenticator).handle, ["POST"])),
         (policy.REGISTER_PATH, ["POST", "OPTIONS"],
-         _for_clients(RegistrationHandler(provider, ClientRegistrationOptions(enabled=True)).handle, ["POST"])),
+         _for_clients(RegistrationHandler(sdk_provider, ClientRegistrationOptions(enabled=True)).handle, ["POST"])),
         (policy.REVOKE_PATH, ["POST", "OPTIONS"],
-         _for_clients(RevocationHandler(provider, authenticator).handle, ["POST"])),
+         _for_clients(RevocationHandler(sdk_provider, authenticator).handle, ["POST"])),
     ]
     for path, methods, endpoint in endpoints:
         server.custom_route(path, methods=methods)(endpoint)

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 from uuid import UUID
 
@@ -145,7 +145,8 @@ async def _send(
         headers["Content-Type"] = "application/json"
     try:
         async with http_client(timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)) as client:
-            async with client.stream(method, url, params=_params(query), content=content, headers=headers) as resp:
+            async with client.stream(method, url, params=cast(Any, _params(query)), content=content,
+                                     headers=headers) as resp:
                 chunks, size, truncated = [], 0, False
                 async for chunk in resp.aiter_bytes():
                     chunks.append(chunk)
@@ -166,7 +167,7 @@ async def _send(
 def _params(query: dict[str, Any] | None) -> list[tuple[str, str]] | None:
     if not query:
         return None
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for name, value in query.items():
         for item in value if isinstance(value, list) else [value]:
             pairs.append((name, json.dumps(item) if isinstance(item, bool) else str(item)))

@@ -207,13 +207,14 @@ async def _finish(
                 conn, "SELECT public.decrypt_oauth_token($1, $2) AS verifier", consumed["code_verifier_encrypted"],
                 state_key,
             )
-            verifier = row["verifier"]
+            verifier = row["verifier"] if row is not None else None
 
     # RFC 9207 2.4: a server that identifies itself must do so in every response (asked only when it did not).
     iss_required = "iss" not in params and "error" not in params and await metadata.sends_iss(cfg)
     problem = _problem(cfg, consumed, params, expected_user, verifier, iss_required)
     grant: TokenGrant | None = None
     if problem is None:
+        assert verifier is not None  # _problem refuses a response whose verifier is lost
         try:
             grant = await provider.exchange_code(cfg, params["code"], verifier, consumed["redirect_uri"])
         except ProviderError as exc:
@@ -224,6 +225,7 @@ async def _finish(
         log.info("authorization for %s not completed: %s", cfg.slug, recorded)
         return _failed(f"{shown} {_START_AGAIN}", title=f"{cfg.name} was not connected")
 
+    assert grant is not None  # no problem means the code was exchanged
     stored = await _store_grant(app, principal, consumed, grant, keys, cfg)
     if stored is None:
         return _failed(f"{cfg.name} was uninstalled while you were signing in, so nothing was stored.",

@@ -194,7 +194,7 @@ def parse_token_response(response: httpx.Response) -> TokenGrant:
     scope = data.get("scope")
     scopes = tuple(scope.split()) if isinstance(scope, str) and scope.strip() else None
     return TokenGrant(
-        access_token=access,
+        access_token=str(access),  # _is_token checked it is a non-empty string
         refresh_token=refresh_token,
         expires_in=_expires_in(data.get("expires_in")),
         scopes=scopes,

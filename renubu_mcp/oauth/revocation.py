@@ -85,7 +85,7 @@ UPDATE public.oauth_revocations SET attempts = attempts + 1, last_error = $2 WHE
 
 async def pending(conn: asyncpg.Connection, install_id: UUID, keys: Keyring) -> list[tuple[UUID, str | None, str]]:
     """(row id, token or None when no configured key decrypts it, hint) of what the install still has to revoke."""
-    rows = []
+    rows: list[tuple[UUID, str | None, str]] = []
     for (row_id,) in await conn.fetch(_PENDING, install_id):
         try:
             row = await fetchrow_decrypting(conn, _DECRYPTED, row_id, keys.keys, keys.ids)
@@ -99,7 +99,8 @@ async def pending(conn: asyncpg.Connection, install_id: UUID, keys: Keyring) -> 
 
 async def revoke_all(cfg: ProviderConfig, tokens: list[tuple[UUID, str | None, str]]) -> tuple[list[UUID], list[UUID]]:
     """Ask the provider to revoke each token: (confirmed row ids, unconfirmed row ids)."""
-    confirmed, failed = [], []
+    confirmed: list[UUID] = []
+    failed: list[UUID] = []
     for row_id, token, hint in tokens:
         ok = token is not None and await provider.revoke(cfg, token, hint)
         (confirmed if ok else failed).append(row_id)

@@ -54,6 +54,6 @@ def redirect_uri(settings: Any = None, *, stdio: bool = True) -> str:
 def loopback_listen_address(settings: Any = None) -> tuple[str, int] | None:
     """(host, port) for a stdio server to listen on for the callback; None when the public URL is not loopback."""
     parts = urlsplit(public_url(settings, stdio=True))
-    if parts.scheme != "http" or not is_loopback_host(parts.hostname):
+    if parts.scheme != "http" or parts.hostname is None or not is_loopback_host(parts.hostname):
         return None
     return parts.hostname, parts.port or 80

@@ -104,6 +104,7 @@ async def get_access_token(
         token, failure = await _refresh_locked(conn, install, row, keys)
         if token is not None:
             return token
+    assert failure is not None  # _refresh_locked gives a token or the reason there is none
     raise failure  # after COMMIT: a recorded error status survives
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, overload
 from uuid import UUID
 
 from pydantic import Field, WithJsonSchema
@@ -18,6 +18,10 @@ Timezone = Annotated[str | None, Field(max_length=64, pattern=r"^[A-Za-z][A-Za-z
                                        description="IANA name; default UTC")]
 
 
+@overload
+def not_blank(field: str, value: str, *, optional: bool = False) -> str: ...
+@overload
+def not_blank(field: str, value: str | None, *, optional: bool = False) -> str | None: ...
 def not_blank(field: str, value: str | None, *, optional: bool = False) -> str | None:
     """`value` without surrounding whitespace; None (an optional argument left out) stays None. Text that is only
     whitespace is refused before anything is written."""
