@@ -10,7 +10,6 @@ from typing import Any, Literal, cast
 
 from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
-from pydantic import AnyHttpUrl
 
 from . import __version__, http_app, live, prompts, request_state, resources
 from .bearer import BearerTokenVerifier
@@ -119,9 +118,11 @@ def build_server(
     if verifier is not None:
         auth = {
             "token_verifier": verifier,
+            # Strings, validated by the model itself: building AnyHttpUrl first would add a trailing slash to a bare
+            # origin, and clients compare the issuer exactly.
             "auth": AuthSettings(
-                issuer_url=AnyHttpUrl(settings.auth_server_url or settings.base_url),
-                resource_server_url=AnyHttpUrl(f"{settings.base_url}/mcp"),
+                issuer_url=cast(Any, settings.auth_server_url or settings.base_url),
+                resource_server_url=cast(Any, f"{settings.base_url}/mcp"),
                 validate_token_resource=False,  # the verifier checks issuer and audience itself
             ),
         }
