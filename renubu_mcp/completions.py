@@ -7,6 +7,9 @@ else's. At most 100 values (the protocol's limit), best matches first; hasMore w
 
 from __future__ import annotations
 
+import zoneinfo
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from mcp import MCPError
@@ -22,10 +25,36 @@ MAX_VALUES = 100
 MAX_FRAGMENT_CHARS = 200  # longer text matches nothing worth offering
 DAYS = ("30", "60", "90", "180", "365")
 
-# (prompt, argument) -> the renubu_read function that completes it, or fixed suggestions.
-PROMPT_COMPLETIONS: dict[tuple[str, str], str | tuple[str, ...]] = {
+
+
+@cache
+def _zone_names() -> tuple[str, ...]:
+    # The system's zone data (empty on a machine without any: then UTC alone, which needs none).
+    return ("UTC", *sorted(zoneinfo.available_timezones() - {"UTC"}))
+
+
+def time_zones(value: str) -> tuple[list[str], bool]:
+    """IANA names for a fragment: a name or its city that starts with it first ("new" -> America/New_York), then
+    names containing it; case does not matter."""
+    typed = value.strip().lower().replace(" ", "_")
+    starts, contains = [], []
+    for name in _zone_names():
+        lowered = name.lower()
+        if lowered.startswith(typed) or lowered.rsplit("/", 1)[-1].startswith(typed):
+            starts.append(name)
+        elif typed in lowered:
+            contains.append(name)
+    found = starts + contains
+    return found[:MAX_VALUES], len(found) > MAX_VALUES
+
+
+Source = str | tuple[str, ...] | Callable[[str], tuple[list[str], bool]]
+
+# (prompt, argument) -> the renubu_read function that completes it, fixed suggestions, or a function of the text.
+PROMPT_COMPLETIONS: dict[tuple[str, str], Source] = {
     ("renewal_brief", "customer_id"): "complete_customers",
     ("at_risk_review", "days"): DAYS,
+    ("daily_check_in", "timezone"): time_zones,
 }
 
 
@@ -47,7 +76,7 @@ class Completions:
         values, more = await complete(ctx.lifespan_context, source, params.argument.value, context)
         return CompleteResult(completion=Completion(values=values, has_more=True if more else None))
 
-    async def _source(self, params: CompleteRequestParams) -> str | tuple[str, ...]:
+    async def _source(self, params: CompleteRequestParams) -> Source:
         ref, name = params.ref, params.argument.name
         if ref.type == "ref/resource":
             if self._templates is None:
@@ -70,9 +99,10 @@ class Completions:
         return found
 
 
-async def complete(app: AppState, source: str | tuple[str, ...], value: str, context: dict[str, str]
-                   ) -> tuple[list[str], bool]:
+async def complete(app: AppState, source: Source, value: str, context: dict[str, str]) -> tuple[list[str], bool]:
     """Up to MAX_VALUES values for `value` from `source`, and whether there are more."""
+    if callable(source):
+        return source(value[:MAX_FRAGMENT_CHARS])
     if isinstance(source, tuple):
         typed = value.strip()
         return [v for v in source if v.startswith(typed)], False

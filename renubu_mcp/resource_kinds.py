@@ -86,6 +86,8 @@ KINDS: tuple[ResourceKind, ...] = (
                  {"slug": "complete_integrations"}),
     ResourceKind("installs", "renubu://installs/{install_id}/events", "integrations",
                  lambda p: _uuid(p["install_id"]), {"install_id": "complete_installs"}),
+    ResourceKind("parking_lot", "renubu://parking-lot/{item_id}", "workflows",
+                 lambda p: _uuid(p["item_id"]), {"item_id": "complete_parked_items"}),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 BY_TEMPLATE = {kind.template: kind for kind in KINDS}

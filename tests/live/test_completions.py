@@ -17,6 +17,9 @@ from renubu_mcp.resource_kinds import BY_TEMPLATE
 from .conftest import ACME, ALICE_ACME_WORKFLOW, GLOBEX, INITECH, MODES, in_process
 
 CUSTOMER = "renubu://customers/{customer_id}"
+PARKED = "renubu://parking-lot/{item_id}"
+ALICE_ACME_LAST_YEAR = "30000000-0000-4000-8000-000000000021"
+ALICE_ACME_PARKED = "34000000-0000-4000-8000-000000000002"  # "Ask Acme about the fourth plant"
 
 
 def template(uri: str) -> ResourceTemplateReference:
@@ -101,8 +104,9 @@ async def test_a_pasted_id_prefix_completes_to_the_ids_it_starts(demo):
     async with Client(in_process(demo.app_dsn, "alice@example.com")) as alice:
         offered = await values(alice, template(CUSTOMER), "customer_id", ACME[:24])
         assert ACME in offered and all(v.startswith(ACME[:24]) for v in offered) and GLOBEX not in offered
+        # Acme's open renewal before last year's completed one.
         workflows = await values(alice, template("renubu://workflows/{workflow_id}"), "workflow_id", "acme")
-        assert workflows == [ALICE_ACME_WORKFLOW]
+        assert workflows == [ALICE_ACME_WORKFLOW, ALICE_ACME_LAST_YEAR]
         assert await values(alice, template("renubu://workflows/{workflow_id}"), "workflow_id", "globex") == []
 
 
@@ -146,3 +150,30 @@ async def test_a_very_long_fragment_matches_nothing(demo):
     async with Client(in_process(demo.app_dsn, "alice@example.com")) as alice:
         assert await values(alice, template(CUSTOMER), "customer_id", "a" * 500) == []
         assert await values(alice, template(CUSTOMER), "customer_id", "%_\\") == []
+
+
+async def test_parked_items_complete_by_title_the_callers_own_open_ones_first(demo_db, owner):
+    async with Client(in_process(demo_db.app_dsn, "alice@example.com")) as alice, \
+            Client(in_process(demo_db.app_dsn, "bob@example.com")) as bob:
+        assert await values(alice, template(PARKED), "item_id", "ask acme") == [ALICE_ACME_PARKED]
+        assert await values(bob, template(PARKED), "item_id", "ask acme") == []
+        assert await values(alice, template(PARKED), "item_id", ALICE_ACME_PARKED) == [ALICE_ACME_PARKED]
+        mine = await values(alice, template(PARKED), "item_id", "")
+        statuses = {r["id"]: r["status"] for r in map(dict, await owner.fetch(
+            "SELECT id::text, status FROM public.parking_lot_items WHERE user_id = $1", ALICE.id))}
+        assert set(mine) == set(statuses)
+        ranked = [statuses[i] == "parked" for i in mine]
+        assert ranked == sorted(ranked, reverse=True)  # parked ones before promoted or dismissed ones
+
+
+async def test_the_check_in_time_zone_completes_to_iana_names(demo):
+    async with Client(in_process(demo.app_dsn, "alice@example.com")) as alice:
+        assert (await values(alice, prompt("daily_check_in"), "timezone", "new y"))[0] == "America/New_York"
+        assert "Europe/Paris" in await values(alice, prompt("daily_check_in"), "timezone", "PARIS")
+        assert await values(alice, prompt("daily_check_in"), "timezone", "nowhere-at-all") == []
+        everything = await alice.complete(prompt("daily_check_in"), {"name": "timezone", "value": ""})
+        assert everything.completion.values[0] == "UTC" and len(everything.completion.values) == 100
+        assert everything.completion.has_more is True
+        # Whatever is offered, the prompt takes.
+        for zone in (await values(alice, prompt("daily_check_in"), "timezone", "america/"))[:5]:
+            await alice.get_prompt("daily_check_in", {"timezone": zone})

@@ -25,6 +25,8 @@ from tests.tools.conftest import settings_for
 from .conftest import ACME, ALICE_ACME_WORKFLOW, GLOBEX, in_process
 
 W = ALICE_ACME_WORKFLOW
+ALICE_PARKED = "34000000-0000-4000-8000-000000000002"
+BOB_PARKED = "34000000-0000-4000-8000-000000000011"
 
 
 async def test_the_server_registers_exactly_the_kinds_templates():
@@ -58,6 +60,8 @@ def samples(install: str) -> list[str]:
         "renubu://releases/current",
         "renubu://integrations/hubspot", "renubu://integrations/google-calendar", "renubu://integrations/nope",
         f"renubu://installs/{install}/events", f"renubu://installs/{nobody}/events",
+        f"renubu://parking-lot/{ALICE_PARKED}", f"renubu://parking-lot/{BOB_PARKED}",
+        f"renubu://parking-lot/{nobody}",
     ]
 
 
@@ -117,6 +121,8 @@ WRITES: dict[str, tuple[str, set[tuple[str, str | None]]]] = {
                            "signature_hash) SELECT id, user_id, now(), '{}', repeat('a', 64)"
                            " FROM public.user_integrations",
                            {("renubu://installs/{install}/events", None)}),
+    "parking_lot_items": (f"UPDATE public.parking_lot_items SET notes = 'x' WHERE id = '{ALICE_PARKED}'",
+                          {(f"renubu://parking-lot/{ALICE_PARKED}", None)}),
 }
 
 

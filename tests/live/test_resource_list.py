@@ -27,6 +27,8 @@ UNION ALL SELECT 'renubu://releases/current' FROM public.releases WHERE is_curre
 UNION ALL SELECT 'renubu://integrations/' || i.slug FROM public.mcp_integrations i
   WHERE i.deleted_at IS NULL AND ($1 OR i.status = 'enabled')
 UNION ALL SELECT 'renubu://installs/' || ui.id || '/events' FROM public.user_integrations ui WHERE $1 OR ui.user_id = $2
+UNION ALL SELECT 'renubu://parking-lot/' || p.id FROM public.parking_lot_items p
+  WHERE p.deleted_at IS NULL AND ($1 OR p.user_id = $2)
 """
 
 
