@@ -336,7 +336,7 @@ async def owner_conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
 def clone_database(cluster: EmbeddedCluster, template: str, name: str) -> None:
     """CREATE DATABASE name TEMPLATE template, retrying while the template's last sessions finish exiting."""
     cluster.drop_database(name)
-    for attempt in range(50):
+    for _attempt in range(50):
         try:
             cluster.create_database(name, template=template)
             return

@@ -59,7 +59,8 @@ def _problem(error: ErrorDetails, prop: Mapping[str, Any]) -> str:
     if kind in _KIND:
         return f"must be {_KIND[kind]}"
     if kind == "string_too_short":
-        return "must not be empty" if ctx.get("min_length") == 1 else f"needs at least {ctx.get('min_length')} characters"
+        least = ctx.get("min_length")
+        return "must not be empty" if least == 1 else f"needs at least {least} characters"
     if kind == "string_too_long":
         return f"must be at most {ctx.get('max_length')} characters"
     if kind == "too_short":

@@ -192,7 +192,8 @@ def _tools(args: argparse.Namespace) -> int:
         print(f"toolset {toolset:<13} {len(of_set):>3} tools {sum(of_set):>7} B")
     for role in ("admin", "pm", "csm"):
         shown = [cost[s.name] for s in specs if s.audience in audiences_of(role)]
-        print(f"shown to {role:<12} {len(shown):>3} tools {sum(shown):>7} B  ({sum(shown) // max(len(shown), 1)} B per tool)")
+        per_tool = sum(shown) // max(len(shown), 1)
+        print(f"shown to {role:<12} {len(shown):>3} tools {sum(shown):>7} B  ({per_tool} B per tool)")
     return 0
 
 
@@ -285,7 +286,7 @@ def _print_status_table(rows: Sequence[MigrationStatus]) -> None:
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     if not rows:
         print("(no migrations)")
 

@@ -184,7 +184,8 @@ class Database:
         await self.pool.close()
 
     @asynccontextmanager
-    async def as_user(self, principal: Principal, *, read_only: bool | None = None) -> AsyncIterator[asyncpg.Connection]:
+    async def as_user(self, principal: Principal, *,
+                      read_only: bool | None = None) -> AsyncIterator[asyncpg.Connection]:
         """Yield a connection inside one transaction acting as `principal` under RLS.
 
         Round trips: BEGIN, the one set_config statement (prepared once per connection, then Bind/Execute),
@@ -194,7 +195,8 @@ class Database:
         conn = await self._acquire()
         try:
             async with conn.transaction(readonly=readonly):
-                await conn.execute(_SET_REQUEST_CONTEXT, principal.role, principal.claims_json(), self.statement_timeout)
+                await conn.execute(_SET_REQUEST_CONTEXT, principal.role, principal.claims_json(),
+                                   self.statement_timeout)
                 yield conn
         except _CONNECTION_LOST as exc:
             raise DatabaseUnavailable(f"lost the connection to PostgreSQL: {type(exc).__name__}") from None

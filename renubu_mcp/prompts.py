@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 from mcp import MCPError
@@ -92,7 +92,8 @@ def _timezone(value: str) -> str:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         if zoneinfo.available_timezones():
-            raise invalid(f"timezone {name!r} is not a time zone name; use an IANA name, e.g. America/New_York")
+            raise invalid(
+                f"timezone {name!r} is not a time zone name; use an IANA name, e.g. America/New_York") from None
     return name
 
 
@@ -135,7 +136,8 @@ class CheckedPrompt(Prompt):
 
     @classmethod
     def of(cls, fn: Callable[..., str]) -> CheckedPrompt:
-        return cls.from_function(fn, title=fn.__name__.replace("_", " ").capitalize())
+        # from_function builds cls (typed as the base class).
+        return cast(CheckedPrompt, cls.from_function(fn, title=fn.__name__.replace("_", " ").capitalize()))
 
 
 _PROMPTS_BY_TOOLSET = {"customers": (renewal_brief, at_risk_review), "workflows": (daily_check_in,)}

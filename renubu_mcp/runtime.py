@@ -128,7 +128,8 @@ async def resolve_stdio_principal(settings: Settings, db: Database) -> Principal
         email = settings.user_email
         if email is None:
             if not settings.embedded:
-                raise ConfigError("set RENUBU_USER_EMAIL (or RENUBU_ACCESS_TOKEN) to name the user this server acts for")
+                raise ConfigError(
+                    "set RENUBU_USER_EMAIL (or RENUBU_ACCESS_TOKEN) to name the user this server acts for")
             email = ALICE.email
             log.info("RENUBU_USER_EMAIL is not set: acting as the demo user %s", email)
         principal = None

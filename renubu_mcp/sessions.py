@@ -24,6 +24,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, Streamable
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
+from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 MCP_PATH = "/mcp"
@@ -43,7 +44,7 @@ class _SessionsBeside(StreamableHTTPSessionManager):
     async def run(self) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             self._lifespan_state = self._primary._lifespan_state
-            self._task_group = tg
+            self._task_group = tg  # type: ignore[assignment]  # the SDK types it None until its own run()
             try:
                 yield
             finally:
@@ -107,7 +108,7 @@ def _is_initialize(body: bytes) -> bool:
 
 def add_sessions(server: MCPServer, app: Starlette, security: TransportSecuritySettings) -> Starlette:
     """`app` (MCPServer.streamable_http_app, stateless) with sessions for the clients that open one."""
-    route = next(r for r in app.routes if getattr(r, "path", None) == MCP_PATH)
+    route = next(r for r in app.routes if isinstance(r, Route) and r.path == MCP_PATH)
     guard = route.app if isinstance(route.app, RequireAuthMiddleware) else None
     stateless = guard.app if guard is not None else route.app
     assert isinstance(stateless, StreamableHTTPASGIApp), type(stateless)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import asyncpg
 from mcp.server import MCPServer
-from mcp.server.caching import CacheHint
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.types import (
@@ -46,10 +46,9 @@ from .hub import ChangeHub
 # prompts are the same for everyone): a client may reuse them for this long, within one authorization (private).
 # resources/list is each user's own and keeps the default (stale at once).
 LIST_TTL_MS = 300_000
-CACHE_HINTS = {
-    method: CacheHint(ttl_ms=LIST_TTL_MS, scope="private")
-    for method in ("tools/list", "prompts/list", "resources/templates/list")
-}
+_SAME_FOR_A_ROLE: tuple[CacheableMethod, ...] = ("tools/list", "prompts/list", "resources/templates/list")
+CACHE_HINTS: dict[CacheableMethod, CacheHint] = {
+    method: CacheHint(ttl_ms=LIST_TTL_MS, scope="private") for method in _SAME_FOR_A_ROLE}
 
 
 def behind_transaction_pooler(database_url: str | None) -> bool:

@@ -71,7 +71,7 @@ class ChangeFeed:
             lost = asyncio.Event()
             try:
                 conn = await self._connect()
-                conn.add_termination_listener(lambda _conn: lost.set())
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._notified)
                 attempt = 0
                 self._listening.set()

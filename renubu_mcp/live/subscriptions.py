@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 from mcp import MCPError
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import ServerRequestContext
@@ -133,7 +134,7 @@ class ListenHandler:
 
     def __init__(self, recheck: Recheck | None = None) -> None:
         self._recheck = recheck
-        self._streams: set[anyio.abc.ObjectSendStream[str]] = set()
+        self._streams: set[MemoryObjectSendStream[str]] = set()
         _handlers.add(self)
 
     def close(self) -> None:
@@ -199,7 +200,7 @@ class ListenHandler:
             receive.close()
         return SubscriptionsListenResult(_meta=meta)
 
-    async def _end_when_refused(self, token: str, send: anyio.abc.ObjectSendStream[str]) -> None:
+    async def _end_when_refused(self, token: str, send: MemoryObjectSendStream[str]) -> None:
         assert self._recheck is not None
         while True:
             await anyio.sleep(RECHECK_SECONDS)

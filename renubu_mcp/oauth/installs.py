@@ -100,7 +100,8 @@ RETURNING id, status
 """
 
 
-async def open_install(conn: asyncpg.Connection, entry: asyncpg.Record, scopes: list[str] | None = None) -> asyncpg.Record:
+async def open_install(conn: asyncpg.Connection, entry: asyncpg.Record,
+                       scopes: list[str] | None = None) -> asyncpg.Record:
     """Create or reopen the caller's install of a marketplace entry (id, name, status), locked for this transaction.
 
     A disabled entry cannot be connected; a deprecated one only by someone who already has a live install.

@@ -69,7 +69,8 @@ def _rewrite_sql(cols: EncryptedColumns) -> str:
     t = "t"
     old_key = key_for(f"{t}.{cols.key_id_column}", "$1", "$2")
     sets = ", ".join(
-        f"{c} = public.encrypt_oauth_token(public.decrypt_oauth_token({t}.{c}, {old_key}), $3)" for c in cols.ciphertexts
+        f"{c} = public.encrypt_oauth_token(public.decrypt_oauth_token({t}.{c}, {old_key}), $3)"
+        for c in cols.ciphertexts
     )
     return f"""
 WITH batch AS (

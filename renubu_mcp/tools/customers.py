@@ -65,7 +65,8 @@ async def get_customer(ctx: Context, customer_id: CustomerId) -> CallToolResult:
 
 
 @toolset.read("List contacts")
-async def list_contacts(ctx: Context, customer_id: CustomerId, limit: Limit = 20, cursor: Cursor = None) -> CallToolResult:
+async def list_contacts(ctx: Context, customer_id: CustomerId, limit: Limit = 20,
+                        cursor: Cursor = None) -> CallToolResult:
     """Contacts at one customer, primary first."""
     filters = {"customer": customer_id}
     offset = decode_cursor(cursor, filters)

@@ -109,7 +109,8 @@ async def create_release_snapshot(
         except asyncpg.exceptions.NoDataFoundError as exc:  # P0002: the function names the unknown slugs
             raise NotFound(f"{exc.message}; nothing was changed. Find slugs with search_docs") from None
         if name is not None or notes is not None:  # same transaction: the release never exists without them
-            await conn.execute("UPDATE public.releases SET name = $2, notes = $3 WHERE id = $1", release_id, name, notes)
+            await conn.execute("UPDATE public.releases SET name = $2, notes = $3 WHERE id = $1",
+                               release_id, name, notes)
         return render(await read_in(conn, "get_release", {"version": version}))
 
 

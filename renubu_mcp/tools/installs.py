@@ -63,7 +63,8 @@ async def install_integration(
     return render({
         "install_id": str(started.install_id), "slug": started.slug, "name": started.name,
         "connection_type": "oauth2", "status": started.install_status, "authorization_url": started.authorization_url,
-        "expires_at": utc_text(started.expires_at), "redirect_uri": started.redirect_uri, "scopes": list(started.scopes),
+        "expires_at": utc_text(started.expires_at), "redirect_uri": started.redirect_uri,
+        "scopes": list(started.scopes),
         "instructions": (f"Ask the user to open authorization_url in their browser and approve access to "
                          f"{started.name}. The page they land on says whether it worked; then call "
                          "list_my_integrations."),

@@ -74,7 +74,8 @@ class Toolset:
         return self._declare(title, audience, read_only=False, destructive=destructive, idempotent=idempotent,
                              open_world=open_world)
 
-    def _declare(self, title: str, audience: Audience, **hints: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def _declare(self, title: str, audience: Audience,
+                 **hints: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.specs.append(ToolSpec(fn=fn, name=fn.__name__, title=title, toolset=self.name, audience=audience,
                                        **hints))

@@ -20,8 +20,10 @@ TASK_STATUSES = ("pending", "in_progress", "snoozed", "completed", "skipped")
 # with the names its row function needs joined in.
 WORKFLOW_JSON = """renubu_read.workflow_row(e, c.name, o.full_name, true, e.user_id IS DISTINCT FROM auth.uid())::text
 FROM e LEFT JOIN customers c ON c.id = e.customer_id LEFT JOIN renubu_read.people o ON o.id = e.user_id"""
-TASK_JSON = "renubu_read.task_row(t, true, n.full_name)::text FROM t LEFT JOIN renubu_read.people n ON n.id = t.assigned_to"
-ACTION_JSON = "renubu_read.action_row(a, true, n.full_name)::text FROM a LEFT JOIN renubu_read.people n ON n.id = a.user_id"
+TASK_JSON = ("renubu_read.task_row(t, true, n.full_name)::text"
+             " FROM t LEFT JOIN renubu_read.people n ON n.id = t.assigned_to")
+ACTION_JSON = ("renubu_read.action_row(a, true, n.full_name)::text"
+               " FROM a LEFT JOIN renubu_read.people n ON n.id = a.user_id")
 NO_WORKFLOW = "no workflow {} (it does not exist or is not yours); find workflows with list_workflows"
 NO_TASK = "no task {} (it does not exist or is not yours); find tasks with get_workflow"
 
@@ -34,7 +36,8 @@ async def wake_due_workflows(
     The SQL function does the work in one statement: it locks the candidates, skips those on customers the caller
     no longer sees, and wakes nothing in a read-only transaction.
     """
-    rows = await conn.fetch("SELECT execution_id, wake_reason FROM wake_due_workflows($1, $2)", customer_id, execution_id)
+    rows = await conn.fetch("SELECT execution_id, wake_reason FROM wake_due_workflows($1, $2)",
+                            customer_id, execution_id)
     return [{"id": str(r["execution_id"]), "reason": r["wake_reason"]} for r in rows]
 
 
@@ -71,7 +74,8 @@ async def update_workflow(conn: asyncpg.Connection, workflow_id: UUID, assignmen
 
 async def workflow_document(conn: asyncpg.Connection, workflow_id: UUID) -> dict[str, Any]:
     row = await conn.fetchval(
-        f"WITH e AS (SELECT * FROM workflow_executions e WHERE e.id = $1 AND e.deleted_at IS NULL) SELECT {WORKFLOW_JSON}",
+        "WITH e AS (SELECT * FROM workflow_executions e WHERE e.id = $1 AND e.deleted_at IS NULL)"
+        f" SELECT {WORKFLOW_JSON}",
         workflow_id,
     )
     if row is None:
@@ -82,7 +86,8 @@ async def workflow_document(conn: asyncpg.Connection, workflow_id: UUID) -> dict
 async def touch_workflow(conn: asyncpg.Connection, workflow_id: UUID) -> str:
     """Mark activity on a workflow (list_workflows sorts by it) and lock it; return its status."""
     status = await conn.fetchval(
-        "UPDATE workflow_executions e SET updated_at = now() WHERE e.id = $1 AND e.deleted_at IS NULL RETURNING e.status",
+        "UPDATE workflow_executions e SET updated_at = now() WHERE e.id = $1 AND e.deleted_at IS NULL"
+        " RETURNING e.status",
         workflow_id,
     )
     if status is None:
@@ -133,7 +138,8 @@ async def task_document(conn: asyncpg.Connection, task_id: UUID) -> dict[str, An
 
 async def require_task_of(conn: asyncpg.Connection, task_id: UUID, workflow_id: UUID) -> str:
     status = await conn.fetchval(
-        "SELECT t.status FROM workflow_tasks t WHERE t.id = $1 AND t.workflow_execution_id = $2 AND t.deleted_at IS NULL",
+        "SELECT t.status FROM workflow_tasks t"
+        " WHERE t.id = $1 AND t.workflow_execution_id = $2 AND t.deleted_at IS NULL",
         task_id, workflow_id,
     )
     if status is None:

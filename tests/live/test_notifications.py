@@ -24,8 +24,7 @@ from tests.integrations.conftest import connect_webhook, settings_for as integra
 from tests.tools.conftest import Session
 
 from .conftest import (
-    ACME, ALICE_ACME_WORKFLOW, BOB_MASSIVE_WORKFLOW, GLOBEX, INITECH, MASSIVE, MODES, customer_uri, eventually,
-    in_process, watcher, workflow_uri,
+    ACME, ALICE_ACME_WORKFLOW, BOB_MASSIVE_WORKFLOW, GLOBEX, INITECH, MASSIVE, MODES, customer_uri, in_process, watcher, workflow_uri,
 )
 
 pytestmark = pytest.mark.parametrize("mode", MODES)
