@@ -105,7 +105,7 @@ class Watcher:
 
     async def subscribe(self, uri: str) -> None:
         """resources/subscribe: the 2025-11-25 way (deprecated for 2026-07-28, which this era is not)."""
-        if self.channel_open is not None:
+        if self.channel_open is not None and not self.modern:
             await asyncio.wait_for(self.channel_open.wait(), TIMEOUT)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MCPDeprecationWarning)
