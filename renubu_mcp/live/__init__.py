@@ -4,12 +4,15 @@ protocol eras, and capabilities that promise exactly that.
 Delivered, and so advertised:
   completions                   every resource-template parameter and prompt argument (completions.py)
   resources/list                paged, the caller's concrete resources (resource_list.py)
-  resources.subscribe           2025-11-25 over stdio: resources/subscribe + notifications/resources/updated;
+  resources.subscribe           2025-11-25 over stdio and in an HTTP session (sessions.py: the client initialized
+                                and sends its mcp-session-id): resources/subscribe + notifications/resources/updated,
+                                on the session's GET stream over HTTP;
                                 2026-07-28 (stdio and HTTP): subscriptions/listen with resource URIs
 Not delivered, and so not advertised: listChanged for tools, prompts or resources (the tool list changes only
-with the server's configuration or a user's role; clients re-list), and resources/subscribe over stateless HTTP
-at 2025-11-25 (no channel to send on). Both eras' capabilities come from here; tests/live/test_capabilities.py
-asserts that each advertised one behaves.
+with the server's configuration or a user's role; clients re-list), and resources/subscribe to an HTTP request
+without a session (no channel to send on: refused, and an initialize answered without a session says so). Both
+eras' capabilities come from here; tests/live/test_capabilities.py asserts that each advertised one behaves, and
+tests/live/test_http_sessions.py covers the session-less refusals.
 """
 
 from __future__ import annotations
