@@ -1,7 +1,7 @@
 """2025-11-25 clients over HTTP get a session when they open one (`initialize`), so the server can ask them
 something in the middle of a call (form and URL elicitation) and tell them afterwards
-(notifications/elicitation/complete, and notifications/resources/updated for what they subscribed to: live/). Without one, a stateless server neither knows what a 2025-11-25 client
-declared nor has a way back to it.
+(notifications/elicitation/complete, and notifications/resources/updated for what they subscribed to: live/).
+Without one, a stateless server neither knows what a 2025-11-25 client declared nor has a way back to it.
 
 Everything else stays stateless, answered with plain JSON by any replica: 2026-07-28 requests (stateless by
 design: questions travel in InputRequiredResult), and calls from clients that never open a session. A session
