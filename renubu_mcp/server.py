@@ -147,7 +147,7 @@ def build_server(
         **auth,
     )
     resources.register(server, settings.toolsets, app=app)
-    live.register(server, settings, transport=transport, recheck=verifier.verify_token if verifier else None)
+    live.register(server, settings, recheck=verifier.verify_token if verifier else None)
     if verifier is not None:
         http_app.register_routes(server, app, settings, verifier)
     prompts.register(server, settings.toolsets)

@@ -1,7 +1,7 @@
 """2025-11-25 clients over HTTP get a session when they open one (`initialize`), so the server can ask them
 something in the middle of a call (form and URL elicitation) and tell them afterwards
-(notifications/elicitation/complete). Without one, a stateless server neither knows what a 2025-11-25 client
-declared nor has a way back to it.
+(notifications/elicitation/complete, and notifications/resources/updated for what they subscribed to: live/).
+Without one, a stateless server neither knows what a 2025-11-25 client declared nor has a way back to it.
 
 Everything else stays stateless, answered with plain JSON by any replica: 2026-07-28 requests (stateless by
 design: questions travel in InputRequiredResult), and calls from clients that never open a session. A session
@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 from mcp.server import MCPServer
-from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, RequireAuthMiddleware
 from mcp.server.streamable_http import MCP_PROTOCOL_VERSION_HEADER, MCP_SESSION_ID_HEADER
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -27,9 +27,13 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from .live import session_tokens
+
 MCP_PATH = "/mcp"
 # An initialize request is small; a body larger than this is not one (the transport still limits bodies itself).
 PEEK_LIMIT = 64 * 1024
+# A session with no request in flight (no open GET stream either) for this long ends, and its subscriptions with it.
+IDLE_SECONDS = 1800.0
 
 
 class _SessionsBeside(StreamableHTTPSessionManager):
@@ -68,6 +72,9 @@ class _ByEra:
             return await self.stateless(scope, receive, send)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         if MCP_SESSION_ID_HEADER in headers:
+            user = scope.get("user")
+            if isinstance(user, AuthenticatedUser):  # a session's subscriptions follow the token it uses now
+                session_tokens.seen(headers[MCP_SESSION_ID_HEADER], user.access_token)
             return await self.sessions(scope, receive, send)
         version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
         if scope["method"] != "POST" or (version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS):
@@ -113,7 +120,7 @@ def add_sessions(server: MCPServer, app: Starlette, security: TransportSecurityS
     stateless = guard.app if guard is not None else route.app
     assert isinstance(stateless, StreamableHTTPASGIApp), type(stateless)
     sessions = _SessionsBeside(stateless.session_manager, app=server._lowlevel_server, json_response=False,
-                               stateless=False, security_settings=security)
+                               stateless=False, security_settings=security, session_idle_timeout=IDLE_SECONDS)
     router = _ByEra(stateless, StreamableHTTPASGIApp(sessions))
     if guard is not None:
         guard.app = router  # the bearer check stays in front of both

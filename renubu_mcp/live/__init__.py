@@ -4,24 +4,29 @@ protocol eras, and capabilities that promise exactly that.
 Delivered, and so advertised:
   completions                   every resource-template parameter and prompt argument (completions.py)
   resources/list                paged, the caller's concrete resources (resource_list.py)
-  resources.subscribe           2025-11-25 over stdio: resources/subscribe + notifications/resources/updated;
+  resources.subscribe           2025-11-25 over stdio and in an HTTP session (sessions.py: the client initialized
+                                and sends its mcp-session-id): resources/subscribe + notifications/resources/updated,
+                                on the session's GET stream over HTTP;
                                 2026-07-28 (stdio and HTTP): subscriptions/listen with resource URIs
 Not delivered, and so not advertised: listChanged for tools, prompts or resources (the tool list changes only
-with the server's configuration or a user's role; clients re-list), and resources/subscribe over stateless HTTP
-at 2025-11-25 (no channel to send on). Both eras' capabilities come from here; tests/live/test_capabilities.py
-asserts that each advertised one behaves.
+with the server's configuration or a user's role; clients re-list), and resources/subscribe to an HTTP request
+without a session (no channel to send on: refused, and an initialize answered without a session says so). Both
+eras' capabilities come from here; tests/live/test_capabilities.py asserts that each advertised one behaves, and
+tests/live/test_http_sessions.py covers the session-less refusals.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import asyncpg
+from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.caching import CacheableMethod, CacheHint
-from mcp.server.context import ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.types import (
+    METHOD_NOT_FOUND,
     CompleteRequestParams,
     DiscoverResult,
     PaginatedRequestParams,
@@ -73,9 +78,9 @@ def change_hub(settings: Settings, db: Database) -> ChangeHub:
     return ChangeHub(db, offered(settings.toolsets), listen_connect(settings, db), read_only=settings.read_only)
 
 
-def register(server: MCPServer, settings: Settings, *, transport: Literal["stdio", "http"],
-             recheck: subscriptions.Recheck | None = None) -> None:
-    """recheck: the bearer verifier's verify_token (HTTP), so a listen stream ends once its token is refused."""
+def register(server: MCPServer, settings: Settings, *, recheck: subscriptions.Recheck | None = None) -> None:
+    """recheck: the bearer verifier's verify_token (HTTP), so a listen stream ends, and an HTTP session's
+    subscriptions fall silent, once its token is refused."""
     # MCPServer serves resources/list unpaged and offers no way to replace it, resources/subscribe or
     # server/discover; the low-level server's add_request_handler does.
     lowlevel = server._lowlevel_server  # noqa: SLF001
@@ -85,10 +90,42 @@ def register(server: MCPServer, settings: Settings, *, transport: Literal["stdio
     if live:
         lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams,
                                      subscriptions.ListenHandler(recheck))
-        if transport == "stdio":
-            lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscriptions.subscribe)
-            lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, subscriptions.unsubscribe)
+        # Registered for every connection (the SDK then advertises them in every initialize result); the gate
+        # keeps both to the connections that can be sent updates.
+        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscriptions.Subscribe(recheck))
+        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, subscriptions.unsubscribe)
+        server.middleware.append(SubscribeGate())
     lowlevel.add_request_handler("server/discover", RequestParams, _discover(lowlevel, subscribe=live))
+
+
+def can_be_sent_updates(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether notifications/resources/updated can reach this connection: it speaks the handshake era and has a
+    standing channel (stdio, or an HTTP session's GET stream), which a session-less HTTP request lacks."""
+    connection = subscriptions.connection_of(ctx)
+    return connection.has_standalone_channel and connection.protocol_version not in MODERN_PROTOCOL_VERSIONS
+
+
+class SubscribeGate:
+    """Server middleware: resources/subscribe is served, and promised in the initialize result, only where
+    can_be_sent_updates; elsewhere it is refused with the way that works there."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "initialize":
+            result = await call_next(ctx)
+            if isinstance(result, dict) and not subscriptions.connection_of(ctx).has_standalone_channel:
+                resources = result.get("capabilities", {}).get("resources")
+                if isinstance(resources, dict) and resources.get("subscribe"):
+                    result = {**result, "capabilities": {**result["capabilities"],
+                                                         "resources": {**resources, "subscribe": False}}}
+            return result
+        if ctx.method in ("resources/subscribe", "resources/unsubscribe") and not can_be_sent_updates(ctx):
+            if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                message = f"{ctx.method} is not part of protocol {ctx.protocol_version}: use subscriptions/listen"
+            else:
+                message = (f"{ctx.method} needs a session: send initialize first, then its mcp-session-id on every "
+                           "request (updates arrive on the session's GET stream)")
+            raise MCPError(code=METHOD_NOT_FOUND, message=message)
+        return await call_next(ctx)
 
 
 def delivered(capabilities: ServerCapabilities, *, subscribe: bool) -> ServerCapabilities:

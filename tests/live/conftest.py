@@ -63,6 +63,9 @@ def workflow_uri(workflow_id: str) -> str:
 class Watcher:
     client: Client
     updates: asyncio.Queue[str]  # notifications/resources/updated (2025-11-25)
+    # Over an HTTP session, updates ride the GET stream the client opens after initializing: subscribing waits for
+    # it, as nothing sent before it opens can arrive.
+    channel_open: asyncio.Event | None = None
 
     @property
     def modern(self) -> bool:
@@ -102,13 +105,16 @@ class Watcher:
 
     async def subscribe(self, uri: str) -> None:
         """resources/subscribe: the 2025-11-25 way (deprecated for 2026-07-28, which this era is not)."""
+        if self.channel_open is not None and not self.modern:
+            await asyncio.wait_for(self.channel_open.wait(), TIMEOUT)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MCPDeprecationWarning)
             await self.client.session.subscribe_resource(uri)
 
 
 @asynccontextmanager
-async def watcher(target: Any, mode: str, **client_options: Any) -> AsyncIterator[Watcher]:
+async def watcher(target: Any, mode: str, channel_open: asyncio.Event | None = None,
+                  **client_options: Any) -> AsyncIterator[Watcher]:
     updates: asyncio.Queue[str] = asyncio.Queue()
 
     async def on_message(message: Any) -> None:
@@ -116,7 +122,20 @@ async def watcher(target: Any, mode: str, **client_options: Any) -> AsyncIterato
             updates.put_nowait(str(message.params.uri))
 
     async with Client(target, mode=mode, message_handler=on_message, **client_options) as client:
-        yield Watcher(client, updates)
+        yield Watcher(client, updates, channel_open)
+
+
+def http_client(user: DemoUser, ttl_seconds: int = 3600) -> tuple[httpx2.AsyncClient, asyncio.Event]:
+    """An HTTP client with `user`'s bearer token, and an event set once it has opened a session's GET stream."""
+    channel_open = asyncio.Event()
+
+    async def on_response(response: httpx2.Response) -> None:
+        if response.request.method == "GET" and response.status_code == 200:
+            channel_open.set()
+
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token_for(user, ttl_seconds)}"}, timeout=TIMEOUT,
+                              event_hooks={"response": [on_response]})
+    return http, channel_open
 
 
 def in_process(app_dsn: str, email: str, **overrides: Any):
@@ -136,9 +155,9 @@ def token_for(user: DemoUser, ttl_seconds: int = 3600) -> str:
 
 @asynccontextmanager
 async def over_http(base_url: str, user: DemoUser, mode: str, ttl_seconds: int = 3600) -> AsyncIterator[Watcher]:
-    headers = {"Authorization": f"Bearer {token_for(user, ttl_seconds)}"}
-    async with httpx2.AsyncClient(headers=headers, timeout=TIMEOUT) as http:
-        async with watcher(streamable_http_client(f"{base_url}/mcp", http_client=http), mode) as client:
+    http, channel_open = http_client(user, ttl_seconds)
+    async with http:
+        async with watcher(streamable_http_client(f"{base_url}/mcp", http_client=http), mode, channel_open) as client:
             yield client
 
 

@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
-from mcp import MCPError
-from mcp.types import METHOD_NOT_FOUND, ResourceTemplateReference
+from mcp.types import ResourceTemplateReference
 
 from renubu_mcp.demo import ALICE
 from renubu_mcp.live import LIST_TTL_MS
@@ -95,16 +94,12 @@ async def test_every_advertised_capability_behaves_and_nothing_else_is_promised(
     async with connected(transport, mode, demo_db, http_url) as alice:
         promised = advertised(alice)
         assert promised <= set(CHECKS), f"advertised without a check: {sorted(promised - set(CHECKS))}"
-        # What each transport and era can deliver: resource updates need a channel the server can send on, which
-        # stateless HTTP lacks before 2026-07-28 (there the stream is the subscriptions/listen response).
-        expected = set(CHECKS) - ({"resources.subscribe"} if (transport, alice.modern) == ("http", False) else set())
-        assert promised == expected
+        # Every transport and era delivers resource updates: over stdio, over an HTTP session at 2025-11-25 (the
+        # SDK's client initializes, so it has one: updates ride its GET stream), and at 2026-07-28 on the
+        # subscriptions/listen stream. Session-less HTTP is tested in test_http_sessions.py.
+        assert promised == set(CHECKS)
         for capability in sorted(promised):
             await CHECKS[capability](alice)
-        if "resources.subscribe" not in promised:
-            with pytest.raises(MCPError) as refused:
-                await alice.subscribe(customer_uri(ACME))
-            assert refused.value.error.code == METHOD_NOT_FOUND
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

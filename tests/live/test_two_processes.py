@@ -1,8 +1,9 @@
 """Two server processes on one database share notifications: a write through one reaches a subscriber of the other
-(PostgreSQL LISTEN/NOTIFY), over stdio in both eras and over HTTP (subscriptions/listen)."""
+(PostgreSQL LISTEN/NOTIFY), over stdio and over HTTP in both eras (a 2025-11-25 session, subscriptions/listen)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,17 +19,25 @@ from .conftest import ACME, INITECH, MODES, TIMEOUT, Watcher, customer_uri, stdi
 
 
 @asynccontextmanager
-async def listening_over_http(server: ServerProcess, user) -> AsyncIterator[Watcher]:
+async def listening_over_http(server: ServerProcess, user, mode: str = "auto") -> AsyncIterator[Watcher]:
+    channel_open = asyncio.Event()  # a 2025-11-25 session's GET stream, which its updates ride
+
+    async def on_response(response: httpx2.Response) -> None:
+        if response.request.method == "GET" and response.status_code == 200:
+            channel_open.set()
+
     headers = {"Authorization": f"Bearer {token_for(user)}"}
-    async with httpx2.AsyncClient(headers=headers, timeout=TIMEOUT) as http:
-        async with watcher(streamable_http_client(f"{server.url}/mcp", http_client=http), "auto") as client:
+    async with httpx2.AsyncClient(headers=headers, timeout=TIMEOUT, event_hooks={"response": [on_response]}) as http:
+        async with watcher(streamable_http_client(f"{server.url}/mcp", http_client=http), mode,
+                           channel_open) as client:
             yield client
 
 
-async def test_a_write_through_one_http_replica_reaches_a_listener_on_another(demo_db, server):
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_write_through_one_http_replica_reaches_a_subscriber_on_another(demo_db, server, mode):
     a = server(demo_db.app_dsn)
     b = server(demo_db.app_dsn)
-    async with listening_over_http(a, ALICE) as alice, listening_over_http(a, BOB) as bob:
+    async with listening_over_http(a, ALICE, mode) as alice, listening_over_http(a, BOB, mode) as bob:
         async with alice.watching(customer_uri(ACME)) as alice_next, \
                 bob.watching(customer_uri(ACME), customer_uri(INITECH)) as bob_next:
             async with new_http_client() as http:
