@@ -125,8 +125,14 @@ def token_for(user: BenchUser, ttl: int = 7200) -> str:
 
 
 def settings_for(app_dsn: str, port: int = 8000, **changes: Any) -> Settings:
-    base = Settings(database_url=app_dsn, token_encryption_key=TOKEN_KEY, jwt_secret=JWT_SECRET,
-                    jwt_audience=AUDIENCE, host="127.0.0.1", port=port)
+    base = Settings(
+        database_url=app_dsn,
+        token_encryption_key=TOKEN_KEY,
+        jwt_secret=JWT_SECRET,
+        jwt_audience=AUDIENCE,
+        host="127.0.0.1",
+        port=port,
+    )
     return replace(base, **changes)
 
 
@@ -156,14 +162,17 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def http_server(app_dsn: str, *, extra_env: dict[str, str] | None = None, pool_max: int = 10) -> Iterator[ServerProcess]:
+def http_server(
+    app_dsn: str, *, extra_env: dict[str, str] | None = None, pool_max: int = 10
+) -> Iterator[ServerProcess]:
     """bench/serve_http.py in a subprocess: build_server(transport="http") + an `echo` tool, under uvicorn."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENUBU_")}
     env.update(BENCH_APP_DSN=app_dsn, BENCH_PORT=str(port), BENCH_POOL_MAX=str(pool_max), PYTHONPATH=str(ROOT))
     env.update(extra_env or {})
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "serve_http.py")], env=env,
-                            stdout=subprocess.PIPE, stderr=None, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "serve_http.py")], env=env, stdout=subprocess.PIPE, stderr=None, text=True
+    )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         if not line.startswith("ready"):
@@ -307,8 +316,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def machine_line() -> str:
     load = os.getloadavg()
-    return (f"{os.cpu_count()} cores, load {load[0]:.2f}/{load[1]:.2f}, python {sys.version.split()[0]}, "
-            f"asyncpg {asyncpg.__version__}, {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    return (
+        f"{os.cpu_count()} cores, load {load[0]:.2f}/{load[1]:.2f}, python {sys.version.split()[0]}, "
+        f"asyncpg {asyncpg.__version__}, {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    )
 
 
 async def timed(fn, n: int, warmup: int = 50) -> list[float]:

@@ -36,9 +36,15 @@ from renubu_mcp.resource_list import PAGE_SIZE  # noqa: E402
 BUDGET_S = 8.0
 TARGET_P99_S = 0.020
 CUSTOMER_FRAGMENTS = [
-    ("", "empty (the first 100 by name)"), ("a", "1 letter (~5 % start with it)"), ("zy", "2 letters, rare"),
-    ("qz", "2 letters, no match"), ("zyxwave", "rare (11 of 1M)"), ("tech", "common (~20 % hold it)"),
-    ("qzx", "3 letters, no match"), ("acme q", "two words"), (str(bench_customer_id(1))[:9], "a pasted id prefix"),
+    ("", "empty (the first 100 by name)"),
+    ("a", "1 letter (~5 % start with it)"),
+    ("zy", "2 letters, rare"),
+    ("qz", "2 letters, no match"),
+    ("zyxwave", "rare (11 of 1M)"),
+    ("tech", "common (~20 % hold it)"),
+    ("qzx", "3 letters, no match"),
+    ("acme q", "two words"),
+    (str(bench_customer_id(1))[:9], "a pasted id prefix"),
 ]
 Case = tuple[str, str, dict[str, Any]]  # label, read, arguments
 
@@ -48,21 +54,33 @@ def bench_workflow_id(e: int) -> uuid.UUID:
 
 
 def cases_for(who: str) -> list[Case]:
-    cases: list[Case] = [(f"customer_id {f!r}: {desc}", "complete_customers", {"fragment": f, "limit": MAX_VALUES})
-                         for f, desc in CUSTOMER_FRAGMENTS]
+    cases: list[Case] = [
+        (f"customer_id {f!r}: {desc}", "complete_customers", {"fragment": f, "limit": MAX_VALUES})
+        for f, desc in CUSTOMER_FRAGMENTS
+    ]
     cases += [
         ("workflow_id 'renewal 1'", "complete_workflows", {"fragment": "renewal 1", "limit": MAX_VALUES}),
         ("workflow_id ''", "complete_workflows", {"fragment": "", "limit": MAX_VALUES}),
         ("doc slug 'ren' (100k docs)", "complete_docs", {"fragment": "ren", "limit": MAX_VALUES}),
         ("doc slug 'zeppelin'", "complete_docs", {"fragment": "zeppelin", "limit": MAX_VALUES}),
-        ("resources/list, first page", "list_resources",
-         {"kinds": [k.name for k in KINDS], "limit": PAGE_SIZE}),
-        ("resources/list, a page at the 500,000th customer", "list_resources",
-         {"kinds": [k.name for k in KINDS], "limit": PAGE_SIZE,
-          "after": {"kind": "customers", "key": "80000000-0000-0000-0000-000000000000"}}),
-        ("subscriber check, u1's 100 customers and 5 workflows", "readable",
-         {"customers": [str(bench_customer_id(i)) for i in range(1, CUSTOMERS + 1, USERS)],
-          "workflows": [str(bench_workflow_id(e)) for e in range(1, USERS * 5 + 1, USERS)]}),
+        ("resources/list, first page", "list_resources", {"kinds": [k.name for k in KINDS], "limit": PAGE_SIZE}),
+        (
+            "resources/list, a page at the 500,000th customer",
+            "list_resources",
+            {
+                "kinds": [k.name for k in KINDS],
+                "limit": PAGE_SIZE,
+                "after": {"kind": "customers", "key": "80000000-0000-0000-0000-000000000000"},
+            },
+        ),
+        (
+            "subscriber check, u1's 100 customers and 5 workflows",
+            "readable",
+            {
+                "customers": [str(bench_customer_id(i)) for i in range(1, CUSTOMERS + 1, USERS)],
+                "workflows": [str(bench_workflow_id(e)) for e in range(1, USERS * 5 + 1, USERS)],
+            },
+        ),
     ]
     return cases
 
@@ -96,18 +114,32 @@ async def main() -> None:
         large = await prepare_large(cluster)
         db = await Database.connect(cluster.app_dsn(large), min_size=1, max_size=1)
         try:
-            for who, principal in (("u1 (CSM, 100 customers)", Principal(bench_user_id(1), bench_user_email(1))),
-                                   ("admin (all 1M)", Principal(ADMIN.id, ADMIN.email))):
+            for who, principal in (
+                ("u1 (CSM, 100 customers)", Principal(bench_user_id(1), bench_user_email(1))),
+                ("admin (all 1M)", Principal(ADMIN.id, ADMIN.email)),
+            ):
                 floor: Case = ("get_customer (the floor)", "get_customer", {"customer_id": str(bench_customer_id(1))})
                 cases = [floor, *cases_for(who)]
                 await cycle(db, principal, cases, 2)  # warm the cache and the plans
                 got = await cycle(db, principal, cases, n)
                 base = p50(got[0])
                 print(f"\n### as {who}\n")
-                print(table(["case", "calls", "p50 ms", "p99 ms", "p50 / floor", "p99 < 20 ms"],
-                            [(label, len(s), ms(p50(s)), ms(pct(s, 99)), f"{p50(s) / base:.1f}x",
-                              "yes" if pct(s, 99) < TARGET_P99_S else "NO")
-                             for (label, _, _), s in zip(cases, got)]))
+                print(
+                    table(
+                        ["case", "calls", "p50 ms", "p99 ms", "p50 / floor", "p99 < 20 ms"],
+                        [
+                            (
+                                label,
+                                len(s),
+                                ms(p50(s)),
+                                ms(pct(s, 99)),
+                                f"{p50(s) / base:.1f}x",
+                                "yes" if pct(s, 99) < TARGET_P99_S else "NO",
+                            )
+                            for (label, _, _), s in zip(cases, got)
+                        ],
+                    )
+                )
         finally:
             await db.close()
 

@@ -29,8 +29,22 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    DEMO_USER, BenchUser, RawClient, bench_cluster, cluster_pids, http_server, machine_line, ms, p50, pct,
-    postgres_cpu_between, postgres_cpu_snapshot, prepare_demo, prepare_large, process_cpu_seconds, table,
+    DEMO_USER,
+    BenchUser,
+    RawClient,
+    bench_cluster,
+    cluster_pids,
+    http_server,
+    machine_line,
+    ms,
+    p50,
+    pct,
+    postgres_cpu_between,
+    postgres_cpu_snapshot,
+    prepare_demo,
+    prepare_large,
+    process_cpu_seconds,
+    table,
     token_for,
 )
 from bench.scale_data import bench_customer_id, bench_user_email, bench_user_id  # noqa: E402
@@ -80,8 +94,9 @@ def ladder_calls(scale: str) -> list[Call]:
     ]
 
 
-async def one_client(port: int, token: str, method: str, params: dict[str, Any], n: int,
-                     budget: float = 20.0) -> list[float]:
+async def one_client(
+    port: int, token: str, method: str, params: dict[str, Any], n: int, budget: float = 20.0
+) -> list[float]:
     """Up to n sequential calls (after a warm-up), stopping early after `budget` seconds (slow tools)."""
     async with RawClient(port, token) as client:
         deadline = time.perf_counter() + budget
@@ -98,8 +113,9 @@ async def one_client(port: int, token: str, method: str, params: dict[str, Any],
         return samples
 
 
-async def throughput(cluster, port: int, token: str, method: str, params: dict[str, Any], clients: int,
-                     seconds: float, server_pid: int) -> tuple[float, float, float]:
+async def throughput(
+    cluster, port: int, token: str, method: str, params: dict[str, Any], clients: int, seconds: float, server_pid: int
+) -> tuple[float, float, float]:
     """(calls per second, server CPU ms per call, PostgreSQL CPU ms per call) with `clients` concurrent clients."""
     done = warmed = 0
     stop = False
@@ -149,12 +165,37 @@ async def run_scale(cluster, scale: str, app_dsn: str, user: BenchUser, quick: b
 
 def report(title: str, rows: list[tuple]) -> None:
     floor = rows[0]
-    out = [(label, count, ms(q50), ms(q99), f"{(q50 - floor[1]) * 1000:+.3f}", f"{rate:.0f}",
-            f"{rate / floor[3]:.2f}", f"{cpu:.2f}", f"{pg:.2f}")
-           for label, q50, q99, rate, cpu, pg, count in rows]
+    out = [
+        (
+            label,
+            count,
+            ms(q50),
+            ms(q99),
+            f"{(q50 - floor[1]) * 1000:+.3f}",
+            f"{rate:.0f}",
+            f"{rate / floor[3]:.2f}",
+            f"{cpu:.2f}",
+            f"{pg:.2f}",
+        )
+        for label, q50, q99, rate, cpu, pg, count in rows
+    ]
     print(f"\n#### {title}\n")
-    print(table(["call", "calls", "p50 ms", "p99 ms", "p50 - floor ms", "calls/s 8 clients", "x floor",
-                 "server CPU ms/call", "PostgreSQL CPU ms/call"], out))
+    print(
+        table(
+            [
+                "call",
+                "calls",
+                "p50 ms",
+                "p99 ms",
+                "p50 - floor ms",
+                "calls/s 8 clients",
+                "x floor",
+                "server CPU ms/call",
+                "PostgreSQL CPU ms/call",
+            ],
+            out,
+        )
+    )
 
 
 def targets(scale: str, rows: list[tuple]) -> list[str]:
@@ -167,8 +208,10 @@ def targets(scale: str, rows: list[tuple]) -> list[str]:
             continue
         over = (q50 - floor[1]) * 1000
         if over > P50_OVER_FLOOR_MS or rate / floor[3] < RATE_VS_FLOOR:
-            misses.append(f"{label}: p50 {over:+.3f} ms over echo (target <= +{P50_OVER_FLOOR_MS}), "
-                          f"{rate / floor[3]:.2f}x echo's calls/s (target >= {RATE_VS_FLOOR}x)")
+            misses.append(
+                f"{label}: p50 {over:+.3f} ms over echo (target <= +{P50_OVER_FLOOR_MS}), "
+                f"{rate / floor[3]:.2f}x echo's calls/s (target >= {RATE_VS_FLOOR}x)"
+            )
     verdict = "every target met" if not misses else f"{len(misses)} target(s) missed"
     return [f"targets ({scale}): {verdict}", *(f"  - {m}" for m in misses)]
 
@@ -185,8 +228,7 @@ async def main() -> None:
         report("demo scale (as alice: 24 customers; 20 docs)", results["demo scale"])
         if args.large:
             large = await prepare_large(cluster)
-            results["large scale"] = await run_scale(cluster, "large", cluster.app_dsn(large), LARGE_USER,
-                                                     args.quick)
+            results["large scale"] = await run_scale(cluster, "large", cluster.app_dsn(large), LARGE_USER, args.quick)
             report("large scale (as u1: 100 of 1M customers; 100k docs)", results["large scale"])
         print()
         for scale, rows in results.items():

@@ -22,7 +22,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    BenchUser, RawClient, bench_cluster, http_server, machine_line, prepare_demo, table, token_for,
+    BenchUser,
+    RawClient,
+    bench_cluster,
+    http_server,
+    machine_line,
+    prepare_demo,
+    table,
+    token_for,
 )
 from renubu_mcp.demo import ALICE, BOB  # noqa: E402
 
@@ -62,15 +69,23 @@ async def main() -> None:
             for mark in checkpoints:
                 await drive(server.port, tokens, mark - done)
                 done = mark
-                rows.append((f"after {mark:,} calls", mark, server.rss_kib() / 1024,
-                             f"{done / (time.perf_counter() - started):.0f}"))
+                rows.append(
+                    (
+                        f"after {mark:,} calls",
+                        mark,
+                        server.rss_kib() / 1024,
+                        f"{done / (time.perf_counter() - started):.0f}",
+                    )
+                )
         by_calls = {r[1]: r[2] for r in rows}
         last = checkpoints[-1]
         growth = (by_calls[last] - by_calls[10_000]) / by_calls[10_000]
         rows = [(a, f"{b:,}", f"{c:.1f}", d) for a, b, c, d in rows]
         print(table(["point", "calls", "VmRSS MiB", "calls/s so far"], rows))
         if last != 10_000:
-            print(f"\ngrowth from 10k to {last:,} calls: {growth:+.1%} ({'flat' if abs(growth) < 0.05 else 'NOT flat'})")
+            print(
+                f"\ngrowth from 10k to {last:,} calls: {growth:+.1%} ({'flat' if abs(growth) < 0.05 else 'NOT flat'})"
+            )
 
 
 if __name__ == "__main__":

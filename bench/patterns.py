@@ -34,7 +34,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mcp import Client  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    TOKEN_KEY, analyze, bench_cluster, machine_line, ms, p50, pct, prepare_demo, table,
+    TOKEN_KEY,
+    analyze,
+    bench_cluster,
+    machine_line,
+    ms,
+    p50,
+    pct,
+    prepare_demo,
+    table,
 )
 from renubu_mcp import migrate as migrations  # noqa: E402
 from renubu_mcp.config import Settings  # noqa: E402
@@ -107,10 +115,14 @@ BEGIN
 END
 $$;
 """
-TRIGGERS = "ALTER TABLE public.{table} {state} TRIGGER bench_refresh_patterns_ins; " \
-           "ALTER TABLE public.{table} {state} TRIGGER bench_refresh_patterns_upd;"
-WRITE = ("INSERT INTO workflow_actions (workflow_execution_id, action_type, action_data)"
-         " VALUES ($1, 'note', '{\"bench\": true}')")
+TRIGGERS = (
+    "ALTER TABLE public.{table} {state} TRIGGER bench_refresh_patterns_ins; "
+    "ALTER TABLE public.{table} {state} TRIGGER bench_refresh_patterns_upd;"
+)
+WRITE = (
+    "INSERT INTO workflow_actions (workflow_execution_id, action_type, action_data)"
+    " VALUES ($1, 'note', '{\"bench\": true}')"
+)
 
 
 class _Undo(Exception):
@@ -155,8 +167,10 @@ async def writes(db: Database, owner_dsn: str, rounds: int, per_round: int) -> d
     samples: dict[str, list[float]] = {"off": [], "on": []}
     for _ in range(rounds):
         for state in ("off", "on"):
-            sql = " ".join(TRIGGERS.format(table=t, state="ENABLE" if state == "on" else "DISABLE")
-                           for t in ("workflow_tasks", "workflow_actions", "workflow_check_ins"))
+            sql = " ".join(
+                TRIGGERS.format(table=t, state="ENABLE" if state == "on" else "DISABLE")
+                for t in ("workflow_tasks", "workflow_actions", "workflow_check_ins")
+            )
             await owner_execute(owner_dsn, sql)
             for _ in range(10):
                 await one_write(db)
@@ -179,10 +193,22 @@ async def measure(cluster, name: str, rounds: int, per_round: int) -> tuple[list
     floor = p50(read[FLOOR])
     read_rows = [(label, len(s), ms(p50(s)), ms(pct(s, 99)), f"{p50(s) / floor:.2f}") for label, s in read.items()]
     off = p50(write["off"])
-    write_rows = [("record_action's insert, computed on read (as built)", len(write["off"]), ms(off),
-                   ms(pct(write["off"], 99)), "1.00"),
-                  ("the same, refreshed on write (trigger)", len(write["on"]), ms(p50(write["on"])),
-                   ms(pct(write["on"], 99)), f"{p50(write['on']) / off:.2f}")]
+    write_rows = [
+        (
+            "record_action's insert, computed on read (as built)",
+            len(write["off"]),
+            ms(off),
+            ms(pct(write["off"], 99)),
+            "1.00",
+        ),
+        (
+            "the same, refreshed on write (trigger)",
+            len(write["on"]),
+            ms(p50(write["on"])),
+            ms(pct(write["on"], 99)),
+            f"{p50(write['on']) / off:.2f}",
+        ),
+    ]
     return read_rows, write_rows, size
 
 
@@ -207,7 +233,9 @@ async def history_of(cluster, name: str) -> str:
             "SELECT (SELECT count(*) FROM workflow_executions WHERE user_id = $1) AS w,"
             " (SELECT count(*) FROM workflow_tasks t JOIN workflow_executions e ON e.id = t.workflow_execution_id"
             "  WHERE e.user_id = $1) AS t, (SELECT count(*) FROM workflow_actions WHERE user_id = $1) AS a,"
-            " (SELECT count(*) FROM workflow_check_ins WHERE created_by = $1) AS c", ALICE.id)
+            " (SELECT count(*) FROM workflow_check_ins WHERE created_by = $1) AS c",
+            ALICE.id,
+        )
     finally:
         await conn.close()
     return f"{counts['w']:,} workflows, {counts['t']:,} tasks, {counts['a']:,} actions, {counts['c']:,} check-ins"
@@ -218,8 +246,10 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     rounds, per_round = (2, 50) if args.quick else (5, 300)
-    print(f"# user patterns: computed on read or refreshed on write ({'quick' if args.quick else 'full'}) - "
-          f"{machine_line()}")
+    print(
+        f"# user patterns: computed on read or refreshed on write ({'quick' if args.quick else 'full'}) - "
+        f"{machine_line()}"
+    )
     with bench_cluster() as cluster:
         demo = await prepare_demo(cluster)
         cluster.drop_database(HEAVY_DB)
@@ -234,13 +264,21 @@ async def main() -> None:
             print(f"\n### {title}: alice with {history}\n")
             print(table(["read (as alice, one round trip)", "calls", "p50 ms", "p99 ms", "p50 / floor"], read_rows))
             print()
-            print(table(["write (as alice, one transaction)", "calls", "p50 ms", "p99 ms", "p50 / computed on read"],
-                        write_rows))
+            print(
+                table(
+                    ["write (as alice, one transaction)", "calls", "p50 ms", "p99 ms", "p50 / computed on read"],
+                    write_rows,
+                )
+            )
             print(f"\nmy_day document as the database writes it: {size:,} bytes")
         cluster.drop_database(HEAVY_DB)
         print("\n### my_day as the model reads it (demo)\n")
-        print(table(["user", "first call, bytes", "second call, bytes", "under 4 KB"],
-                    await day_sizes(cluster.app_dsn(demo))))
+        print(
+            table(
+                ["user", "first call, bytes", "second call, bytes", "under 4 KB"],
+                await day_sizes(cluster.app_dsn(demo)),
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -58,11 +58,28 @@ async def main() -> None:
         demo = await prepare_demo(cluster)
         with http_server(cluster.app_dsn(demo)) as server:
             token = token_for(DEMO_USER)
-            spy = subprocess.Popen([py_spy, "record", "--pid", str(server.pid), "--format", "raw", "--rate", "500",
-                                    "--duration", str(int(args.seconds)), "--output", args.out, "--nonblocking"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            rate, cpu, _ = await throughput(cluster, server.port, token, method, params, args.clients,
-                                            args.seconds + 1, server.pid)
+            spy = subprocess.Popen(
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(server.pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "500",
+                    "--duration",
+                    str(int(args.seconds)),
+                    "--output",
+                    args.out,
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            rate, cpu, _ = await throughput(
+                cluster, server.port, token, method, params, args.clients, args.seconds + 1, server.pid
+            )
             spy.wait()
             print(f"{args.tool}: {rate:.0f} calls/s, server CPU {cpu:.2f} ms/call")
             print(summarise(Path(args.out), args.top))

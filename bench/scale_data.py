@@ -51,8 +51,15 @@ def bench_user_email(n: int) -> str:
     return f"u{n}@bench.example"
 
 
-_INDEXED_TABLES = ["public.customers", "public.customer_assignments", "public.contacts", "public.documentation",
-                   "public.workflow_executions", "public.workflow_tasks", "public.workflow_actions"]
+_INDEXED_TABLES = [
+    "public.customers",
+    "public.customer_assignments",
+    "public.contacts",
+    "public.documentation",
+    "public.workflow_executions",
+    "public.workflow_tasks",
+    "public.workflow_actions",
+]
 
 _SECONDARY_INDEXES = """
 SELECT ci.relname AS name, pg_get_indexdef(i.indexrelid) AS ddl
@@ -73,6 +80,7 @@ ALTER TABLE bench_vocab ADD PRIMARY KEY (k);
 ANALYZE bench_vocab;
 """.replace("$VOCAB", str(VOCABULARY))
 
+
 # Deterministic per-row draws from a hash of the row number (a volatile random() inside a correlated subquery
 # would defeat the vocabulary's index): a number in [0, 1), then a word, uniform or Zipf-like (P(k) ~ 1/k).
 def _u(seed: str) -> str:
@@ -80,8 +88,11 @@ def _u(seed: str) -> str:
 
 
 def _word(seed: str, zipf: bool = False) -> str:
-    draw = (f"least({VOCABULARY}, floor(exp({_u(seed)} * ln({VOCABULARY})))::int)" if zipf
-            else f"(1 + floor({_u(seed)} * {VOCABULARY})::int)")
+    draw = (
+        f"least({VOCABULARY}, floor(exp({_u(seed)} * ln({VOCABULARY})))::int)"
+        if zipf
+        else f"(1 + floor({_u(seed)} * {VOCABULARY})::int)"
+    )
     return f"(SELECT w FROM bench_vocab WHERE k = {draw})"
 
 
@@ -107,7 +118,7 @@ SELECT md5('bench-cust-' || i)::uuid,
                    'Summit','Terra','Tidal','True','Union','Vertex','Vista','West','Willow','Zen','Atlas','Beacon',
                    'Cobalt','Falcon','Harvest','Horizon','Ivy','Juniper','Kite','Lumen','Mosaic','Nimbus','Onyx',
                    'Polar','Radiant'])[1 + floor(random() * 60)::int]
-         || ' ' || initcap({_word('i * 8 + 1')})
+         || ' ' || initcap({_word("i * 8 + 1")})
          || ' ' || (ARRAY['Technologies','Tech','Systems','Labs','Health','Logistics','Software','Energy','Foods',
                           'Media','Analytics','Robotics','Capital','Retail','Networks','Biotech','Fintech',
                           'Consulting','Manufacturing','Studios'])[1 + floor(random() * 20)::int]
@@ -171,9 +182,9 @@ def _docs_sql() -> list[str]:
         f"""
 INSERT INTO public.documentation (id, slug, title, content, category, version, created_at, updated_at)
 SELECT md5('bench-doc-' || b.g)::uuid, 'bench-doc-' || b.g,
-       initcap({_word('b.g * 8 + 2', zipf=True)}) || ' ' || {_word('b.g * 8 + 3')} || ' '
+       initcap({_word("b.g * 8 + 2", zipf=True)}) || ' ' || {_word("b.g * 8 + 3")} || ' '
          || CASE WHEN random() < 0.05 THEN 'renewal ' WHEN random() < 0.02 THEN 'playbook ' ELSE '' END
-         || {_word('b.g * 8 + 4')} || ' guide',
+         || {_word("b.g * 8 + 4")} || ' guide',
        b.content || '.',
        (ARRAY['getting-started','customers','renewals','workflows','integrations','reports','admin','api',
               'security','billing'])[1 + b.g % 10],
@@ -218,11 +229,13 @@ async def generate(dsn: str, log: Callable[[str], object] | None = print) -> Non
     say = log or (lambda _m: None)
     conn = await asyncpg.connect(dsn, command_timeout=None)
     try:
-        await conn.execute("SET maintenance_work_mem = '512MB'; SET work_mem = '256MB'; "
-                           "SET search_path = public, extensions")
+        await conn.execute(
+            "SET maintenance_work_mem = '512MB'; SET work_mem = '256MB'; SET search_path = public, extensions"
+        )
         crypto_schema = await conn.fetchval(
             "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-            "WHERE e.extname = 'pgcrypto'")
+            "WHERE e.extname = 'pgcrypto'"
+        )
         indexes = await conn.fetch(_SECONDARY_INDEXES, _INDEXED_TABLES)
 
         async def step(name: str, sql: str, *args: object) -> None:
@@ -243,16 +256,20 @@ async def generate(dsn: str, log: Callable[[str], object] | None = print) -> Non
             for i, sql in enumerate(_docs_sql()):
                 await step(f"{DOCS} docs ({i + 1}/3)", sql)
             await step(f"{USERS} installs", _INSTALLS)
-            await step(f"{USERS} tokens",
-                       _TOKENS.replace("extensions.pgp_sym_encrypt", f'"{crypto_schema}".pgp_sym_encrypt'),
-                       TOKEN_KEY, key_id(TOKEN_KEY))
+            await step(
+                f"{USERS} tokens",
+                _TOKENS.replace("extensions.pgp_sym_encrypt", f'"{crypto_schema}".pgp_sym_encrypt'),
+                TOKEN_KEY,
+                key_id(TOKEN_KEY),
+            )
             t0 = time.perf_counter()
             for row in indexes:
                 await conn.execute(row["ddl"])
             say(f"  rebuilt {len(indexes)} indexes: {time.perf_counter() - t0:.1f} s")
             await conn.execute(
                 "CREATE SCHEMA IF NOT EXISTS bench_meta; "
-                "CREATE TABLE bench_meta.generated (version text NOT NULL, generated_at timestamptz DEFAULT now())")
+                "CREATE TABLE bench_meta.generated (version text NOT NULL, generated_at timestamptz DEFAULT now())"
+            )
             await conn.execute("INSERT INTO bench_meta.generated (version) VALUES ($1)", VERSION)
         t0 = time.perf_counter()
         await conn.execute("VACUUM ANALYZE")
@@ -260,7 +277,8 @@ async def generate(dsn: str, log: Callable[[str], object] | None = print) -> Non
         counts = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM documentation) AS docs, "
             "(SELECT count(*) FROM user_integrations) AS installs, "
-            "(SELECT count(*) FROM customer_assignments) AS assignments")
+            "(SELECT count(*) FROM customer_assignments) AS assignments"
+        )
         say(f"  rows: {dict(counts)}")
     finally:
         await conn.close()

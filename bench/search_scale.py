@@ -28,13 +28,19 @@ from renubu_mcp.demo import ADMIN  # noqa: E402
 from renubu_mcp.tools.common import like_pattern  # noqa: E402
 
 DOC_QUERIES = [*DOC_TERMS, "renewal playbook"]
-FRAGMENTS = [("zyxwave", "rare (11 of 1M)"), ("tech", "common (~20 %)"), ("co", "2 letters, no trigram (~45 %)"),
-             ("qz", "2 letters, no trigram, no match"), (None, "no fragment (list by name)")]
+FRAGMENTS = [
+    ("zyxwave", "rare (11 of 1M)"),
+    ("tech", "common (~20 %)"),
+    ("co", "2 letters, no trigram (~45 %)"),
+    ("qz", "2 letters, no trigram, no match"),
+    (None, "no fragment (list by name)"),
+]
 BUDGET_S = 8.0
 
 
-async def cycle(db: Database, principal: Principal, read: str, arg_sets: list[dict[str, Any]], n: int
-                ) -> list[list[float]]:
+async def cycle(
+    db: Database, principal: Principal, read: str, arg_sets: list[dict[str, Any]], n: int
+) -> list[list[float]]:
     """Run the read with each argument set in turn, n rounds or until each set spent BUDGET_S."""
     samples: list[list[float]] = [[] for _ in arg_sets]
     spent = [0.0] * len(arg_sets)
@@ -67,17 +73,31 @@ async def main() -> None:
             await cycle(db, csm, "search_docs", docs, 2)  # warm the cache and the plans
             got = await cycle(db, csm, "search_docs", docs, n)
             print("\n### search_docs at 100k docs (page of 10)\n")
-            print(table(["query", "calls", "p50 ms", "p99 ms", "p99 < 20 ms"],
-                        [(q, len(s), ms(p50(s)), ms(pct(s, 99)), "yes" if pct(s, 99) < 0.020 else "NO")
-                         for q, s in zip(DOC_QUERIES, got)]))
+            print(
+                table(
+                    ["query", "calls", "p50 ms", "p99 ms", "p99 < 20 ms"],
+                    [
+                        (q, len(s), ms(p50(s)), ms(pct(s, 99)), "yes" if pct(s, 99) < 0.020 else "NO")
+                        for q, s in zip(DOC_QUERIES, got)
+                    ],
+                )
+            )
 
             rows = []
             for who, principal in (("u1 (CSM, 100 customers)", csm), ("admin (all 1M)", admin)):
                 cases = [{"pattern": like_pattern(f), "sort": "name", "limit": 20, "offset": 0} for f, _ in FRAGMENTS]
                 await cycle(db, principal, "search_customers", cases, 2)
                 for (f, desc), s in zip(FRAGMENTS, await cycle(db, principal, "search_customers", cases, n)):
-                    rows.append((who, f"{f or '(none)'}: {desc}", len(s), ms(p50(s)), ms(pct(s, 99)),
-                                 "yes" if pct(s, 99) < 0.020 else "NO"))
+                    rows.append(
+                        (
+                            who,
+                            f"{f or '(none)'}: {desc}",
+                            len(s),
+                            ms(p50(s)),
+                            ms(pct(s, 99)),
+                            "yes" if pct(s, 99) < 0.020 else "NO",
+                        )
+                    )
             print("\n### search_customers at 1M customers (name fragment, sort by name, page of 20)\n")
             print(table(["as", "fragment", "calls", "p50 ms", "p99 ms", "p99 < 20 ms"], rows))
         finally:

@@ -39,8 +39,9 @@ async def main() -> None:
     from renubu_mcp.server import build_server
 
     port = int(os.environ["BENCH_PORT"])
-    settings = settings_for(os.environ["BENCH_APP_DSN"], port=port,
-                            pool_max_size=int(os.environ.get("BENCH_POOL_MAX", "10")))
+    settings = settings_for(
+        os.environ["BENCH_APP_DSN"], port=port, pool_max_size=int(os.environ.get("BENCH_POOL_MAX", "10"))
+    )
     server = build_server(settings, transport="http")
     server.add_tool(echo, name="echo", title="Echo")
     server.add_tool(echo_sync, name="echo_sync", title="Echo (sync)")

@@ -27,7 +27,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    TOKEN_KEY, bench_cluster, machine_line, ms, owner_conn, p50, pct, prepare_large, table, timed, us,
+    TOKEN_KEY,
+    bench_cluster,
+    machine_line,
+    ms,
+    owner_conn,
+    p50,
+    pct,
+    prepare_large,
+    table,
+    timed,
+    us,
 )
 from bench.scale_data import USERS, bench_user_email, bench_user_id  # noqa: E402
 from renubu_mcp.db import Database, Principal  # noqa: E402
@@ -38,26 +48,33 @@ N = 2000
 ROWS = "(SELECT t.access_token_encrypted AS ct FROM public.oauth_tokens t WHERE get_byte(t.access_token_encrypted, 4) = {mode} LIMIT {n})"
 
 PER_OP = {
-    "encrypt: encrypt_oauth_token (AES-256, s2k-mode=1; now)":
-        ("SELECT count(public.encrypt_oauth_token('access-token-' || g || '-0123456789abcdef', $1)) "
-         "FROM generate_series(1, {n}) g",
-         "SELECT count(md5('access-token-' || g || '-0123456789abcdef' || $1)) FROM generate_series(1, {n}) g"),
-    "encrypt: pgp_sym_encrypt aes256, default S2K (mode 3; before)":
-        ("SELECT count({crypto}.pgp_sym_encrypt('access-token-' || g || '-0123456789abcdef', $1, 'cipher-algo=aes256')) "
-         "FROM generate_series(1, {n}) g",
-         "SELECT count(md5('access-token-' || g || '-0123456789abcdef' || $1)) FROM generate_series(1, {n}) g"),
-    "decrypt: decrypt_oauth_token, s2k-mode=1 ciphertext":
-        ("SELECT count(public.decrypt_oauth_token(r.ct, $1)) FROM " + ROWS.replace("{mode}", "1") + " r",
-         "SELECT count(length(r.ct) || $1) FROM " + ROWS.replace("{mode}", "1") + " r"),
-    "decrypt: decrypt_oauth_token, old mode-3 ciphertext":
-        ("SELECT count(public.decrypt_oauth_token(r.ct, $1)) FROM " + ROWS.replace("{mode}", "3") + " r",
-         "SELECT count(length(r.ct) || $1) FROM " + ROWS.replace("{mode}", "3") + " r"),
-    "decrypt: pgp_sym_decrypt alone, s2k-mode=1 ciphertext":
-        ("SELECT count({crypto}.pgp_sym_decrypt(r.ct, $1)) FROM " + ROWS.replace("{mode}", "1") + " r",
-         "SELECT count(length(r.ct) || $1) FROM " + ROWS.replace("{mode}", "1") + " r"),
+    "encrypt: encrypt_oauth_token (AES-256, s2k-mode=1; now)": (
+        "SELECT count(public.encrypt_oauth_token('access-token-' || g || '-0123456789abcdef', $1)) "
+        "FROM generate_series(1, {n}) g",
+        "SELECT count(md5('access-token-' || g || '-0123456789abcdef' || $1)) FROM generate_series(1, {n}) g",
+    ),
+    "encrypt: pgp_sym_encrypt aes256, default S2K (mode 3; before)": (
+        "SELECT count({crypto}.pgp_sym_encrypt('access-token-' || g || '-0123456789abcdef', $1, 'cipher-algo=aes256')) "
+        "FROM generate_series(1, {n}) g",
+        "SELECT count(md5('access-token-' || g || '-0123456789abcdef' || $1)) FROM generate_series(1, {n}) g",
+    ),
+    "decrypt: decrypt_oauth_token, s2k-mode=1 ciphertext": (
+        "SELECT count(public.decrypt_oauth_token(r.ct, $1)) FROM " + ROWS.replace("{mode}", "1") + " r",
+        "SELECT count(length(r.ct) || $1) FROM " + ROWS.replace("{mode}", "1") + " r",
+    ),
+    "decrypt: decrypt_oauth_token, old mode-3 ciphertext": (
+        "SELECT count(public.decrypt_oauth_token(r.ct, $1)) FROM " + ROWS.replace("{mode}", "3") + " r",
+        "SELECT count(length(r.ct) || $1) FROM " + ROWS.replace("{mode}", "3") + " r",
+    ),
+    "decrypt: pgp_sym_decrypt alone, s2k-mode=1 ciphertext": (
+        "SELECT count({crypto}.pgp_sym_decrypt(r.ct, $1)) FROM " + ROWS.replace("{mode}", "1") + " r",
+        "SELECT count(length(r.ct) || $1) FROM " + ROWS.replace("{mode}", "1") + " r",
+    ),
 }
 
-LOCK_INSTALL = "SELECT ui.id, ui.status FROM public.user_integrations ui WHERE ui.id = $1 AND ui.deleted_at IS NULL FOR UPDATE"
+LOCK_INSTALL = (
+    "SELECT ui.id, ui.status FROM public.user_integrations ui WHERE ui.id = $1 AND ui.deleted_at IS NULL FOR UPDATE"
+)
 READ_LOCKED = """
 SELECT public.decrypt_oauth_token(t.access_token_encrypted, $2) AS access_token,
        public.decrypt_oauth_token(t.refresh_token_encrypted, $2) AS refresh_token, t.expires_at
@@ -101,14 +118,20 @@ async def checks(conn, crypto: str) -> list[tuple]:
         integrity = "NOT refused"
     except Exception as exc:  # pgcrypto: "Wrong key or corrupt data"
         integrity = f"refused ({type(exc).__name__}: {str(exc).splitlines()[0]})"
-    old_total = await conn.fetchval("SELECT count(*) FROM public.oauth_tokens WHERE get_byte(access_token_encrypted, 4) = 3")
+    old_total = await conn.fetchval(
+        "SELECT count(*) FROM public.oauth_tokens WHERE get_byte(access_token_encrypted, 4) = 3"
+    )
     old_ok = await conn.fetchval(
         "SELECT count(*) FROM public.oauth_tokens WHERE get_byte(access_token_encrypted, 4) = 3 "
-        "AND public.decrypt_oauth_token(access_token_encrypted, $1) LIKE 'access-%'", TOKEN_KEY)
-    return [("new ciphertext decrypts with expect-cipher-algo=aes256", "yes" if aes == "secret-token" else "NO"),
-            ("S2K mode of new ciphertexts", str(s2k)),
-            ("one flipped byte", integrity),
-            ("old (mode 3) ciphertexts readable via decrypt_oauth_token", f"{old_ok} of {old_total}")]
+        "AND public.decrypt_oauth_token(access_token_encrypted, $1) LIKE 'access-%'",
+        TOKEN_KEY,
+    )
+    return [
+        ("new ciphertext decrypts with expect-cipher-algo=aes256", "yes" if aes == "secret-token" else "NO"),
+        ("S2K mode of new ciphertexts", str(s2k)),
+        ("one flipped byte", integrity),
+        ("old (mode 3) ciphertexts readable via decrypt_oauth_token", f"{old_ok} of {old_total}"),
+    ]
 
 
 async def refresh(app_dsn: str, n: int) -> list[float]:
@@ -117,12 +140,14 @@ async def refresh(app_dsn: str, n: int) -> list[float]:
     users = [u for u in range(1, USERS + 1) if u % 10 != 0]  # keep the old-format rows as they are
     i = 0
     try:
+
         async def one() -> None:
             nonlocal i
             u = users[i % len(users)]
             i += 1
             import hashlib
             from uuid import UUID
+
             install = UUID(hashlib.md5(f"bench-install-{u}".encode()).hexdigest())
             async with db.as_user(Principal(bench_user_id(u), bench_user_email(u))) as conn:
                 assert await conn.fetchrow(LOCK_INSTALL, install) is not None
@@ -147,7 +172,8 @@ async def main() -> None:
         async with owner_conn(cluster.owner_dsn(large)) as conn:
             crypto = await conn.fetchval(
                 "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-                "WHERE e.extname = 'pgcrypto'")
+                "WHERE e.extname = 'pgcrypto'"
+            )
             ops = await per_op(conn, crypto, 3 if args.quick else 9)
             checked = await checks(conn, crypto)
         print("\n### per operation, inside PostgreSQL (median of the runs; target < 10 us)\n")
@@ -156,8 +182,12 @@ async def main() -> None:
         print(table(["check", "result"], checked))
         samples = await refresh(cluster.app_dsn(large), 100 if args.quick else 1000)
         print("\n### full refresh (lock, decrypt x2, call (no-op), re-encrypt x2, write, COMMIT) as the owner\n")
-        print(table(["path", "calls", "p50 ms", "p99 ms"],
-                    [("as_user transaction, 5 statements", len(samples), ms(p50(samples)), ms(pct(samples, 99)))]))
+        print(
+            table(
+                ["path", "calls", "p50 ms", "p99 ms"],
+                [("as_user transaction, 5 statements", len(samples), ms(p50(samples)), ms(pct(samples, 99)))],
+            )
+        )
 
 
 if __name__ == "__main__":

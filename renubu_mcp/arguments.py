@@ -13,16 +13,32 @@ from pydantic_core import ErrorDetails
 _DATE = "a date, YYYY-MM-DD"
 _DATETIME = "an ISO 8601 date-time with a timezone, e.g. 2026-01-15T09:00:00Z"
 _KIND = {
-    "uuid_parsing": "a UUID", "uuid_type": "a UUID", "uuid_version": "a UUID",
-    "int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
-    "float_parsing": "a number", "float_type": "a number", "decimal_parsing": "a number", "decimal_type": "a number",
-    "bool_parsing": "true or false", "bool_type": "true or false",
-    "string_type": "a string", "list_type": "a list", "dict_type": "an object", "model_type": "an object",
+    "uuid_parsing": "a UUID",
+    "uuid_type": "a UUID",
+    "uuid_version": "a UUID",
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "decimal_parsing": "a number",
+    "decimal_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
     "model_attributes_type": "an object",
-    "date_parsing": _DATE, "date_type": _DATE, "date_from_datetime_parsing": _DATE,
+    "date_parsing": _DATE,
+    "date_type": _DATE,
+    "date_from_datetime_parsing": _DATE,
     "date_from_datetime_inexact": _DATE,
-    "datetime_parsing": _DATETIME, "datetime_type": _DATETIME, "datetime_from_date_parsing": _DATETIME,
-    "datetime_object_invalid": _DATETIME, "timezone_aware": _DATETIME,
+    "datetime_parsing": _DATETIME,
+    "datetime_type": _DATETIME,
+    "datetime_from_date_parsing": _DATETIME,
+    "datetime_object_invalid": _DATETIME,
+    "timezone_aware": _DATETIME,
 }
 
 
@@ -74,8 +90,12 @@ def _problem(error: ErrorDetails, prop: Mapping[str, Any]) -> str:
         if low is not None and high is not None:
             return f"must be {_number(low)}-{_number(high)}"
         bound = ctx.get("ge", ctx.get("le", ctx.get("gt", ctx.get("lt"))))
-        words = {"greater_than_equal": "at least", "less_than_equal": "at most", "greater_than": "more than",
-                 "less_than": "less than"}[kind]
+        words = {
+            "greater_than_equal": "at least",
+            "less_than_equal": "at most",
+            "greater_than": "more than",
+            "less_than": "less than",
+        }[kind]
         return f"must be {words} {bound}"
     if kind == "decimal_max_places":
         return f"allows at most {ctx.get('decimal_places')} decimal places"

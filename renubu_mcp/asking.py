@@ -99,13 +99,15 @@ def answer(ctx: Context, key: str) -> ElicitResult | None:
 
 
 def ask_again(questions: dict[str, ElicitRequest], state: dict[str, Any]) -> InputRequiredResult:
-    return InputRequiredResult(input_requests=dict(questions),
-                               request_state=json.dumps({**state, "v": STATE_VERSION}, separators=(",", ":")))
+    return InputRequiredResult(
+        input_requests=dict(questions), request_state=json.dumps({**state, "v": STATE_VERSION}, separators=(",", ":"))
+    )
 
 
 def confirmation(message: str, schema: type[BaseModel]) -> ElicitRequest:
-    return ElicitRequest(params=ElicitRequestFormParams(message=message,
-                                                        requested_schema=render_elicitation_schema(schema)))
+    return ElicitRequest(
+        params=ElicitRequestFormParams(message=message, requested_schema=render_elicitation_schema(schema))
+    )
 
 
 def page(message: str, url: str, elicitation_id: str | None) -> ElicitRequest:
@@ -127,7 +129,8 @@ async def ask_now(ctx: Context, request: ElicitRequest, wait_s: float | None = N
     try:
         with anyio.fail_after(ANSWER_WAIT_S if wait_s is None else wait_s):
             return await ctx.session.send_request(
-                request, ElicitResult, metadata=ServerMessageMetadata(related_request_id=ctx.request_id))
+                request, ElicitResult, metadata=ServerMessageMetadata(related_request_id=ctx.request_id)
+            )
     except TimeoutError:
         return None
     except MCPError:  # the client refused the request itself (e.g. it has no one to ask)

@@ -111,8 +111,9 @@ async def verify_bearer(token: str, rules: TokenRules | None, jwks: JwksKeys | N
         return verify_token(token, rules)
     if algorithm in ASYMMETRIC_ALGORITHMS and jwks is not None:
         key = await jwks.key_for(header.get("kid"))
-        asymmetric = TokenRules(secret="", issuer=rules.issuer if rules else None,
-                                audience=rules.audience if rules else None)
+        asymmetric = TokenRules(
+            secret="", issuer=rules.issuer if rules else None, audience=rules.audience if rules else None
+        )
         return _decode(token, key, [algorithm], asymmetric)
     raise InvalidToken("the access token's signing algorithm is not accepted")
 
@@ -120,8 +121,15 @@ async def verify_bearer(token: str, rules: TokenRules | None, jwks: JwksKeys | N
 def _decode(token: str, key: Any, algorithms: list[str], rules: TokenRules) -> dict[str, Any]:
     options: Any = {"require": ["exp", "sub"], "verify_aud": rules.audience is not None}
     try:
-        claims = jwt.decode(token, key, algorithms=algorithms, issuer=rules.issuer, audience=rules.audience,
-                            leeway=rules.leeway_seconds, options=options)
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            issuer=rules.issuer,
+            audience=rules.audience,
+            leeway=rules.leeway_seconds,
+            options=options,
+        )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("the access token has expired") from None
     except jwt.PyJWTError as exc:

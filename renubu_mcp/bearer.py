@@ -66,11 +66,13 @@ class BearerTokenVerifier:
             grant_id = self._grant_of(claims)
             try:
                 if grant_id is not None:
-                    active, role = await self._active_role(app, self._active_grants, grant_id, GRANT_HOLDER,
-                                                           grant_id, user_id)
+                    active, role = await self._active_role(
+                        app, self._active_grants, grant_id, GRANT_HOLDER, grant_id, user_id
+                    )
                 else:
-                    active, role = await self._active_role(app, self._active_users, user_id, FIND_ACTIVE_USER,
-                                                           None, user_id)
+                    active, role = await self._active_role(
+                        app, self._active_users, user_id, FIND_ACTIVE_USER, None, user_id
+                    )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
                 # Let the signed token through; the call is then refused as "database unavailable"
                 # (a clear tool error) instead of the HTTP layer failing with a 500.

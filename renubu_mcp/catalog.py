@@ -85,8 +85,14 @@ class RenubuTool(Tool):
 def build_tools(specs: Iterable[ToolSpec]) -> list[Tool]:
     tools: list[Tool] = []
     for spec in specs:
-        tool = RenubuTool.from_function(spec.fn, name=spec.name, title=spec.title, description=spec.description,
-                                        annotations=spec.annotations, structured_output=False)
+        tool = RenubuTool.from_function(
+            spec.fn,
+            name=spec.name,
+            title=spec.title,
+            description=spec.description,
+            annotations=spec.annotations,
+            structured_output=False,
+        )
         tool.parameters = lean_schema(tool.parameters)
         tools.append(tool)
     return tools

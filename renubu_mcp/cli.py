@@ -54,8 +54,13 @@ def _serve(args: argparse.Namespace) -> int:
     server = build_server(settings, transport="http")
     if settings.embedded:
         _print_local_welcome(settings)
-    config = uvicorn.Config(build_http_app(server, settings), host=settings.host, port=settings.port,
-                            log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    config = uvicorn.Config(
+        build_http_app(server, settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
     tune_garbage_collector()
     _draining_server(config).run()
     return 0
@@ -135,10 +140,11 @@ def _print_terminal_notice(settings: Settings) -> None:
         f"renubu-mcp: serving MCP over stdio as {who}, on {database}.\n"
         f"It is waiting for an MCP client on stdin; this terminal is not one. Connect a client to this command:\n"
         f"  claude mcp add renubu -- {shlex.quote(command)}\n"
-        f"  (Claude Desktop, VS Code and others: README.md, \"Connecting a client\"), or call a tool from a shell:\n"
-        f"  {shlex.quote(command)} call search_customers '{{\"query\": \"acme\"}}'\n"
+        f'  (Claude Desktop, VS Code and others: README.md, "Connecting a client"), or call a tool from a shell:\n'
+        f'  {shlex.quote(command)} call search_customers \'{{"query": "acme"}}\'\n'
         f"Ctrl-C stops it.",
-        file=sys.stderr, flush=True,
+        file=sys.stderr,
+        flush=True,
     )
 
 
@@ -181,8 +187,10 @@ def _tools(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     server = build_server(settings)  # validates the configuration the same way serving does
     specs = list(selected_tools(settings))
-    cost = {t.name: len(json.dumps(t.model_dump(by_alias=True, exclude_none=True, mode="json"), separators=(",", ":")))
-            for t in asyncio.run(server.list_tools())}
+    cost = {
+        t.name: len(json.dumps(t.model_dump(by_alias=True, exclude_none=True, mode="json"), separators=(",", ":")))
+        for t in asyncio.run(server.list_tools())
+    }
     for spec in specs:
         kind = "read " if spec.read_only else "write"
         print(f"{spec.name:<26} {kind}  {spec.toolset:<13} {spec.audience:<15} {cost[spec.name]:>5} B  {spec.title}")
@@ -204,9 +212,9 @@ def _call(args: argparse.Namespace) -> int:
     try:
         arguments = json.loads(args.arguments)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"ARGUMENTS must be a JSON object, e.g. '{{\"query\": \"acme\"}}' ({exc.msg})") from None
+        raise ConfigError(f'ARGUMENTS must be a JSON object, e.g. \'{{"query": "acme"}}\' ({exc.msg})') from None
     if not isinstance(arguments, dict):
-        raise ConfigError("ARGUMENTS must be a JSON object, e.g. '{\"query\": \"acme\"}'")
+        raise ConfigError('ARGUMENTS must be a JSON object, e.g. \'{"query": "acme"}\'')
     result = asyncio.run(_call_tool(args.tool, arguments))
     if result.is_error:
         print(f"renubu-mcp: {result.content[0].text if result.content else 'the tool failed'}", file=sys.stderr)
@@ -281,8 +289,7 @@ def _owner_dsn(settings: Settings) -> Iterator[str]:
 def _print_status_table(rows: Sequence[MigrationStatus]) -> None:
     header = ("VERSION", "NAME", "STATE", "APPLIED AT")
     table = [header] + [
-        (r.version, r.name, r.state, r.applied_at.isoformat(timespec="seconds") if r.applied_at else "")
-        for r in rows
+        (r.version, r.name, r.state, r.applied_at.isoformat(timespec="seconds") if r.applied_at else "") for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
@@ -383,8 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the MCP server (the default)")
-    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio",
-                       help="stdio (default), or streamable HTTP at /mcp")
+    serve.add_argument(
+        "--transport", choices=["stdio", "http"], default="stdio", help="stdio (default), or streamable HTTP at /mcp"
+    )
     serve.add_argument("--host", help="HTTP: address to bind (default 127.0.0.1, or RENUBU_HOST)")
     serve.add_argument("--port", type=int, help="HTTP: port (default 8000, or RENUBU_PORT)")
     serve.add_argument("--read-only", action="store_true", help="offer no write tool; run every transaction READ ONLY")
@@ -418,15 +426,18 @@ def build_parser() -> argparse.ArgumentParser:
     users.set_defaults(handler=_users)
     users_commands = users.add_subparsers(dest="users_command", metavar="USERS_COMMAND", required=True)
     set_password = users_commands.add_parser(
-        "set-password", help="set a user's password, read from a prompt or stdin (never the command line)")
+        "set-password", help="set a user's password, read from a prompt or stdin (never the command line)"
+    )
     set_password.add_argument("--email", required=True, help="the user's email")
 
     tokens = commands.add_parser("tokens", help="integration secrets at rest (runs as the schema owner)")
     tokens.set_defaults(handler=_tokens)
     tokens_commands = tokens.add_subparsers(dest="tokens_command", metavar="TOKENS_COMMAND", required=True)
     rotate = tokens_commands.add_parser(
-        "rotate-key", help="re-encrypt every stored secret from RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS to "
-                           "RENUBU_TOKEN_ENCRYPTION_KEY (embedded default: to a new token.key)")
+        "rotate-key",
+        help="re-encrypt every stored secret from RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS to "
+        "RENUBU_TOKEN_ENCRYPTION_KEY (embedded default: to a new token.key)",
+    )
     rotate.add_argument("--batch-size", type=int, default=500, help="rows per transaction (default 500)")
     rotate.add_argument("--new-key-file", metavar="PATH", help="embedded default: the new key (else one is made)")
     return parser
@@ -444,8 +455,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"renubu-mcp: {exc}", file=sys.stderr)
         return 1
     # stderr only: stdout is the MCP wire when serving.
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, settings_level, logging.WARNING),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, settings_level, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return handler(args)
     except KeyboardInterrupt:

@@ -26,7 +26,6 @@ MAX_FRAGMENT_CHARS = 200  # longer text matches nothing worth offering
 DAYS = ("30", "60", "90", "180", "365")
 
 
-
 @cache
 def _zone_names() -> tuple[str, ...]:
     # The system's zone data (empty on a machine without any: then UTC alone, which needs none).

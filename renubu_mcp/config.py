@@ -12,11 +12,17 @@ TOOLSETS = ("customers", "workflows", "docs", "features", "integrations")
 # Every environment variable the server reads, with what it means: server.json declares exactly these
 # (a test holds the two lists together), and `secret` marks the ones clients must treat as secrets.
 ENVIRONMENT: dict[str, tuple[str, bool]] = {
-    "RENUBU_DATABASE_URL": ("PostgreSQL URL of the serving login role (not superuser, no BYPASSRLS, owns no "
-                            "table); unset runs a private embedded PostgreSQL with demo data", True),
+    "RENUBU_DATABASE_URL": (
+        "PostgreSQL URL of the serving login role (not superuser, no BYPASSRLS, owns no "
+        "table); unset runs a private embedded PostgreSQL with demo data",
+        True,
+    ),
     "RENUBU_MIGRATION_DATABASE_URL": ("PostgreSQL URL of the schema owner, for `renubu-mcp db` commands", True),
-    "RENUBU_LISTEN_DATABASE_URL": ("PostgreSQL URL (direct or session-pooled) on which the server LISTENs for "
-                                   "changes, when RENUBU_DATABASE_URL goes through a transaction pooler", True),
+    "RENUBU_LISTEN_DATABASE_URL": (
+        "PostgreSQL URL (direct or session-pooled) on which the server LISTENs for "
+        "changes, when RENUBU_DATABASE_URL goes through a transaction pooler",
+        True,
+    ),
     "RENUBU_DATA_DIR": ("Directory of the embedded PostgreSQL cluster and its keys", False),
     "RENUBU_USER_EMAIL": ("Email of the Renubu user a stdio server acts for", False),
     "RENUBU_ACCESS_TOKEN": ("A signed access token naming the user a stdio server acts for", True),
@@ -25,17 +31,24 @@ ENVIRONMENT: dict[str, tuple[str, bool]] = {
     "RENUBU_JWT_AUDIENCE": ("Required audience (aud) of access tokens", False),
     "RENUBU_JWKS_URL": ("JWKS URL of the identity provider, for RS256/ES256 access tokens", False),
     "RENUBU_TOKEN_ENCRYPTION_KEY": ("Key that encrypts integration secrets at rest (pgcrypto AES-256)", True),
-    "RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS": ("Comma-separated keys that encrypted secrets before the current one: "
-                                              "they only decrypt, until `renubu-mcp tokens rotate-key` is done",
-                                              True),
-    "RENUBU_REQUEST_STATE_KEY": ("Key (at least 32 characters) that seals the state of tool calls that ask the user "
-                                 "something (2026-07-28 requestState); every replica must share it (unset: derived "
-                                 "from RENUBU_TOKEN_ENCRYPTION_KEY)", True),
-    "RENUBU_REQUEST_STATE_PREVIOUS_KEYS": ("Comma-separated keys that sealed request state before the current one: "
-                                           "they still open it, for one 15-minute lifetime after a rotation", True),
+    "RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS": (
+        "Comma-separated keys that encrypted secrets before the current one: "
+        "they only decrypt, until `renubu-mcp tokens rotate-key` is done",
+        True,
+    ),
+    "RENUBU_REQUEST_STATE_KEY": (
+        "Key (at least 32 characters) that seals the state of tool calls that ask the user "
+        "something (2026-07-28 requestState); every replica must share it (unset: derived "
+        "from RENUBU_TOKEN_ENCRYPTION_KEY)",
+        True,
+    ),
+    "RENUBU_REQUEST_STATE_PREVIOUS_KEYS": (
+        "Comma-separated keys that sealed request state before the current one: "
+        "they still open it, for one 15-minute lifetime after a rotation",
+        True,
+    ),
     "RENUBU_READ_ONLY": ("true: offer no write tool and run every transaction read-only", False),
-    "RENUBU_TOOLSETS": ("Comma-separated toolsets to offer: customers, workflows, docs, features, integrations",
-                        False),
+    "RENUBU_TOOLSETS": ("Comma-separated toolsets to offer: customers, workflows, docs, features, integrations", False),
     "RENUBU_STATEMENT_TIMEOUT_MS": ("Per-statement timeout inside each call, in milliseconds", False),
     "RENUBU_POOL_MAX_SIZE": ("Maximum database connections", False),
     "RENUBU_POOL_IDLE_SECONDS": ("Seconds an unused database connection stays open", False),
@@ -43,14 +56,23 @@ ENVIRONMENT: dict[str, tuple[str, bool]] = {
     "RENUBU_HOST": ("HTTP transport: address to bind", False),
     "RENUBU_PORT": ("HTTP transport: port", False),
     "RENUBU_PUBLIC_URL": ("How clients and OAuth providers reach this server; sets the OAuth redirect URI", False),
-    "RENUBU_AUTH_SERVER_URL": ("External authorization server named in the protected resource metadata (unset: "
-                               "this server signs clients in itself)", False),
-    "RENUBU_BUILTIN_AUTH_SERVER": ("HTTP: false turns off the built-in OAuth authorization server (sign-in page) "
-                                   "when no external one is named", False),
-    "RENUBU_ACCESS_TOKEN_TTL_SECONDS": ("Lifetime of the access tokens the built-in authorization server issues, "
-                                        "in seconds", False),
-    "RENUBU_REFRESH_TOKEN_TTL_DAYS": ("Lifetime of an unused refresh token from the built-in authorization server, "
-                                      "in days", False),
+    "RENUBU_AUTH_SERVER_URL": (
+        "External authorization server named in the protected resource metadata (unset: "
+        "this server signs clients in itself)",
+        False,
+    ),
+    "RENUBU_BUILTIN_AUTH_SERVER": (
+        "HTTP: false turns off the built-in OAuth authorization server (sign-in page) when no external one is named",
+        False,
+    ),
+    "RENUBU_ACCESS_TOKEN_TTL_SECONDS": (
+        "Lifetime of the access tokens the built-in authorization server issues, in seconds",
+        False,
+    ),
+    "RENUBU_REFRESH_TOKEN_TTL_DAYS": (
+        "Lifetime of an unused refresh token from the built-in authorization server, in days",
+        False,
+    ),
     "RENUBU_ALLOWED_HOSTS": ("HTTP: extra Host header values to accept (comma-separated)", False),
     "RENUBU_ALLOWED_ORIGINS": ("HTTP: extra Origin header values to accept (comma-separated)", False),
 }
@@ -177,7 +199,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         env = dict(os.environ if env is None else env)
-        get = lambda name: (env.get(f"RENUBU_{name}") or None)  # noqa: E731
+        get = lambda name: env.get(f"RENUBU_{name}") or None  # noqa: E731
         return cls(
             database_url=get("DATABASE_URL"),
             migration_database_url=get("MIGRATION_DATABASE_URL"),
@@ -188,8 +210,11 @@ class Settings:
             token_encryption_key=get("TOKEN_ENCRYPTION_KEY"),
             token_encryption_previous_keys=_list(get("TOKEN_ENCRYPTION_PREVIOUS_KEYS")),
             request_state_key=_sealing_key("REQUEST_STATE_KEY", get("REQUEST_STATE_KEY")),
-            request_state_previous_keys=tuple(k.strip() for k in _list(get("REQUEST_STATE_PREVIOUS_KEYS"))
-                                              if _sealing_key("REQUEST_STATE_PREVIOUS_KEYS", k)),
+            request_state_previous_keys=tuple(
+                k.strip()
+                for k in _list(get("REQUEST_STATE_PREVIOUS_KEYS"))
+                if _sealing_key("REQUEST_STATE_PREVIOUS_KEYS", k)
+            ),
             jwt_secret=get("JWT_SECRET"),
             jwt_issuer=get("JWT_ISSUER"),
             jwt_audience=get("JWT_AUDIENCE"),
@@ -199,16 +224,18 @@ class Settings:
             public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
             auth_server_url=get("AUTH_SERVER_URL"),
             builtin_auth_server=_switch("BUILTIN_AUTH_SERVER", get("BUILTIN_AUTH_SERVER"), True),
-            access_token_ttl_seconds=_whole_number("ACCESS_TOKEN_TTL_SECONDS", get("ACCESS_TOKEN_TTL_SECONDS"), 3600,
-                                                   60, 86_400),
+            access_token_ttl_seconds=_whole_number(
+                "ACCESS_TOKEN_TTL_SECONDS", get("ACCESS_TOKEN_TTL_SECONDS"), 3600, 60, 86_400
+            ),
             refresh_token_ttl_days=_whole_number("REFRESH_TOKEN_TTL_DAYS", get("REFRESH_TOKEN_TTL_DAYS"), 30, 1, 365),
             allowed_hosts=_list(get("ALLOWED_HOSTS")),
             allowed_origins=_list(get("ALLOWED_ORIGINS")),
             read_only=_flag(get("READ_ONLY")),
             toolsets=parse_toolsets(get("TOOLSETS")),
             # PostgreSQL reads a statement timeout of 0 as "none"; here every call has a deadline.
-            statement_timeout_ms=_whole_number("STATEMENT_TIMEOUT_MS", get("STATEMENT_TIMEOUT_MS"), 15_000, 1,
-                                               86_400_000),
+            statement_timeout_ms=_whole_number(
+                "STATEMENT_TIMEOUT_MS", get("STATEMENT_TIMEOUT_MS"), 15_000, 1, 86_400_000
+            ),
             pool_max_size=_whole_number("POOL_MAX_SIZE", get("POOL_MAX_SIZE"), 10, 1, 1000),
             pool_idle_seconds=_whole_number("POOL_IDLE_SECONDS", get("POOL_IDLE_SECONDS"), 300, 1, 86_400),
             log_level=_log_level(get("LOG_LEVEL")),

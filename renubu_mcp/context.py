@@ -61,8 +61,9 @@ class AppState:
         if isinstance(token, UncheckedAccessToken):
             raise Unavailable("the Renubu database is unavailable right now; try again shortly")
         claims: dict[str, Any] = token.claims or {}
-        return Principal(user_id=UUID(token.subject), email=claims.get("email"),
-                         profile_role=getattr(token, "profile_role", None))
+        return Principal(
+            user_id=UUID(token.subject), email=claims.get("email"), profile_role=getattr(token, "profile_role", None)
+        )
 
     def caller_profile_role(self) -> str | None:
         """The caller's profile role, for the tool catalog only (None: not known, shown what everyone may use)."""

@@ -73,9 +73,14 @@ _REQUEST_STATEMENTS = {signature.partition("(")[0]: _request_statement(signature
 
 # The connection broke under a request (a restart, a crash, the network). InternalClientError: asyncpg's protocol
 # state when the server dies mid-exchange.
-_CONNECTION_LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
-                    asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
-                    asyncpg.exceptions.InternalClientError)
+_CONNECTION_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InternalClientError,
+)
 
 
 def _note_request_ended(conn: asyncpg.Connection | Lease) -> None:
@@ -138,8 +143,14 @@ class Principal:
 class Database:
     """A pool of connections as the serving login role, handing out per-user transactions."""
 
-    def __init__(self, pool: ConnectionPool | asyncpg.Pool, *, statement_timeout_ms: int = 15_000,
-                 read_only: bool = False, open_connection: Callable[[], Awaitable[asyncpg.Connection]] | None = None):
+    def __init__(
+        self,
+        pool: ConnectionPool | asyncpg.Pool,
+        *,
+        statement_timeout_ms: int = 15_000,
+        read_only: bool = False,
+        open_connection: Callable[[], Awaitable[asyncpg.Connection]] | None = None,
+    ):
         self.pool = pool
         # A connection of its own, outside the pool (the change feed's LISTEN); None for a pool made elsewhere.
         self.open_connection = open_connection
@@ -149,8 +160,15 @@ class Database:
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, min_size: int = 0, max_size: int = 10, statement_timeout_ms: int = 15_000,
-        read_only: bool = False, max_idle_seconds: float = 300.0, revive: Revive | None = None,
+        cls,
+        dsn: str,
+        *,
+        min_size: int = 0,
+        max_size: int = 10,
+        statement_timeout_ms: int = 15_000,
+        read_only: bool = False,
+        max_idle_seconds: float = 300.0,
+        revive: Revive | None = None,
     ) -> "Database":
         """A pool on dsn. revive: called when a connection cannot be opened (the embedded cluster was stopped or
         crashed under us) to bring the database back; the connection is then tried once more."""
@@ -173,19 +191,22 @@ class Database:
             return conn
 
         try:
-            pool = await ConnectionPool.create(open_connection, min_size=min_size, max_size=max_size,
-                                               max_idle_seconds=max_idle_seconds)
+            pool = await ConnectionPool.create(
+                open_connection, min_size=min_size, max_size=max_size, max_idle_seconds=max_idle_seconds
+            )
         except (OSError, asyncpg.PostgresError) as exc:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}") from None
-        return cls(pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only,
-                   open_connection=open_connection)
+        return cls(
+            pool, statement_timeout_ms=statement_timeout_ms, read_only=read_only, open_connection=open_connection
+        )
 
     async def close(self) -> None:
         await self.pool.close()
 
     @asynccontextmanager
-    async def as_user(self, principal: Principal, *,
-                      read_only: bool | None = None) -> AsyncIterator[asyncpg.Connection]:
+    async def as_user(
+        self, principal: Principal, *, read_only: bool | None = None
+    ) -> AsyncIterator[asyncpg.Connection]:
         """Yield a connection inside one transaction acting as `principal` under RLS.
 
         Round trips: BEGIN, the one set_config statement (prepared once per connection, then Bind/Execute),
@@ -195,8 +216,9 @@ class Database:
         conn = await self._acquire()
         try:
             async with conn.transaction(readonly=readonly):
-                await conn.execute(_SET_REQUEST_CONTEXT, principal.role, principal.claims_json(),
-                                   self.statement_timeout)
+                await conn.execute(
+                    _SET_REQUEST_CONTEXT, principal.role, principal.claims_json(), self.statement_timeout
+                )
                 yield conn
         except _CONNECTION_LOST as exc:
             raise DatabaseUnavailable(f"lost the connection to PostgreSQL: {type(exc).__name__}") from None
@@ -219,8 +241,9 @@ class Database:
             raise ValueError(f"{function!r} is not a request function")
         conn = await self._acquire()
         try:
-            rows = await conn.fetch(statement, principal.role, principal.claims_json(), *args,
-                                    timeout=self.statement_timeout_seconds)
+            rows = await conn.fetch(
+                statement, principal.role, principal.claims_json(), *args, timeout=self.statement_timeout_seconds
+            )
             _note_request_ended(conn)  # the implicit transaction has ended: nothing of the request is left
             return rows
         except asyncio.TimeoutError:  # an OSError since Python 3.11, but not a lost connection: the deadline
@@ -240,8 +263,13 @@ class Database:
         """A connection that breaks while being returned is discarded; the call's own outcome stands."""
         try:
             await self.pool.release(conn)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError,
-                asyncio.TimeoutError) as exc:
+        except (
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.exceptions.InternalClientError,
+            asyncio.TimeoutError,
+        ) as exc:
             log.info("discarded a pool connection that failed on release: %s", type(exc).__name__)
 
     async def check_login_role(self) -> str:
@@ -259,7 +287,8 @@ class Database:
                            OR NOT has_function_privilege(r.oid, to_regprocedure(fn), 'EXECUTE')) AS cannot_execute
                 FROM pg_roles r WHERE r.rolname = current_user
                 """,
-                sorted(REQUEST_ROLES), list(REQUEST_FUNCTIONS),
+                sorted(REQUEST_ROLES),
+                list(REQUEST_FUNCTIONS),
             )
         name = row["rolname"]
         if row["rolsuper"]:

@@ -31,7 +31,8 @@ async def give_demo_users_a_password(owner_dsn: str, password: str) -> int:
         status = await conn.execute(
             "UPDATE auth.users SET encrypted_password = renubu_auth.hash_password($1), updated_at = now()"
             " WHERE id = ANY($2::uuid[]) AND encrypted_password IS NULL",
-            password, [user.id for user in DEMO_USERS],
+            password,
+            [user.id for user in DEMO_USERS],
         )
     finally:
         await conn.close()

@@ -180,7 +180,11 @@ class EmbeddedCluster:
         os.chmod(self.data_dir, 0o711)
         probe = subprocess.run(
             [shutil.which("test") or "/usr/bin/test", "-x", str(self.data_dir)],
-            user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd="/", capture_output=True,
+            user=user.pw_uid,
+            group=user.pw_gid,
+            extra_groups=[],
+            cwd="/",
+            capture_output=True,
         )
         if probe.returncode != 0:
             raise EmbeddedError(
@@ -322,10 +326,19 @@ class EmbeddedCluster:
         self._make_private_dir(self.pgdata, server_owned=True)
         log.info("creating PostgreSQL cluster in %s", self.pgdata)
         # trust is safe here: the only way in is the socket in a 0700 directory, like peer auth for its owner.
-        self._run_server_tool([
-            str(bindir / "initdb"), "-D", str(self.pgdata), "--username", OWNER_ROLE,
-            "--auth=trust", "--auth-host=reject", "--encoding=UTF8", "--locale=C",
-        ])
+        self._run_server_tool(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(self.pgdata),
+                "--username",
+                OWNER_ROLE,
+                "--auth=trust",
+                "--auth-host=reject",
+                "--encoding=UTF8",
+                "--locale=C",
+            ]
+        )
         return True
 
     def _read_pid_file(self) -> tuple[Path, int] | None:
@@ -404,7 +417,8 @@ class EmbeddedCluster:
         elif proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise EmbeddedError(
-                f"PostgreSQL did not start ({detail[-1] if detail else 'no output'}); see {self.log_file}")
+                f"PostgreSQL did not start ({detail[-1] if detail else 'no output'}); see {self.log_file}"
+            )
         else:
             self.started_by_us = True
             identity = self._postmaster_identity()
@@ -429,11 +443,13 @@ class EmbeddedCluster:
                 return
             log.info("stopping PostgreSQL in %s", self.pgdata)
             proc = self._run_server_tool(
-                [str(self.bindir / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"], check=False)
+                [str(self.bindir / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"], check=False
+            )
             if proc.returncode != 0 and self.is_running():
                 detail = (proc.stderr or proc.stdout).strip().splitlines()
-                raise EmbeddedError(f"PostgreSQL did not stop ({detail[-1] if detail else 'no output'}); "
-                                    f"see {self.log_file}")
+                raise EmbeddedError(
+                    f"PostgreSQL did not stop ({detail[-1] if detail else 'no output'}); see {self.log_file}"
+                )
             self._started_file.unlink(missing_ok=True)  # (a failure above: it had crashed, leaving a stale pid file)
 
     # --- who is using it ---

@@ -46,8 +46,9 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
-def register_routes(server: MCPServer, app: Callable[[], AppState], settings: Settings,
-                    verifier: BearerTokenVerifier) -> None:
+def register_routes(
+    server: MCPServer, app: Callable[[], AppState], settings: Settings, verifier: BearerTokenVerifier
+) -> None:
     """The non-MCP routes of the HTTP app (public: they sit outside the bearer check)."""
 
     @server.custom_route("/healthz", methods=["GET"])
@@ -77,6 +78,7 @@ def register_routes(server: MCPServer, app: Callable[[], AppState], settings: Se
 def build_http_app(server: MCPServer, settings: Settings) -> Starlette:
     install_access_log_redaction()  # the callback's code and state, and connect tokens, stay out of access logs
     security = transport_security(settings)
-    app = server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security,
-                                     host=settings.host)
+    app = server.streamable_http_app(
+        stateless_http=True, json_response=True, transport_security=security, host=settings.host
+    )
     return sessions.add_sessions(server, app, security)  # 2025-11-25 clients that initialize get a session

@@ -106,11 +106,11 @@ def split_rollback(text: str, filename: str = "<migration>") -> tuple[str, str |
         return text, None
     start = starts[-1]
     up = "".join(lines[:start])
-    rest = "".join(lines[start + 1:])
+    rest = "".join(lines[start + 1 :])
     end = rest.rfind("*/")
     if end < 0:
         raise MigrationError(f"migration {filename}: the /* ROLLBACK block is never closed with */")
-    trailing = [line for line in rest[end + 2:].splitlines() if line.strip(" \t;")]
+    trailing = [line for line in rest[end + 2 :].splitlines() if line.strip(" \t;")]
     if any(not line.lstrip(" \t;").startswith("--") for line in trailing):
         # SQL after the block would belong to neither direction. (A `;` may follow: `supabase migration fetch`
         # ends every statement with one, the block included.)
@@ -174,8 +174,9 @@ async def _read_records(conn: asyncpg.Connection) -> dict[str, _Record]:
     # A table made by the Supabase CLI alone has neither extra column until migrate() adds them.
     extras = "checksum, applied_at" if has_extras else "NULL::text AS checksum, NULL::timestamptz AS applied_at"
     rows = await conn.fetch(f"SELECT version, name, statements, {extras} FROM supabase_migrations.schema_migrations")
-    return {r["version"]: _Record(r["version"], r["name"], r["checksum"], r["applied_at"], r["statements"])
-            for r in rows}
+    return {
+        r["version"]: _Record(r["version"], r["name"], r["checksum"], r["applied_at"], r["statements"]) for r in rows
+    }
 
 
 def _edited_error(m: Migration) -> MigrationError:
@@ -231,8 +232,9 @@ async def migrate(dsn: str, migrations_dir: Path | None = None) -> list[str]:
             # Read only after the lock: another runner may have applied some while we waited.
             records = await _read_records(conn)
             by_version = {m.version: m for m in migrations}
-            edited = [by_version[v] for v, r in sorted(records.items())
-                      if v in by_version and r.differs_from(by_version[v])]
+            edited = [
+                by_version[v] for v, r in sorted(records.items()) if v in by_version and r.differs_from(by_version[v])
+            ]
             if edited:
                 raise _edited_error(edited[0])
             missing = sorted(set(records) - set(by_version))
@@ -254,7 +256,10 @@ async def migrate(dsn: str, migrations_dir: Path | None = None) -> list[str]:
                         await conn.execute(
                             "INSERT INTO supabase_migrations.schema_migrations (version, statements, name, checksum)"
                             " VALUES ($1, $2, $3, $4)",
-                            m.version, m.statements, m.name, m.checksum,
+                            m.version,
+                            m.statements,
+                            m.name,
+                            m.checksum,
                         )
                 except asyncpg.PostgresError as exc:
                     raise _failure(m, "up", m.up_sql, exc) from exc
@@ -355,7 +360,8 @@ async def seed_demo(dsn: str, seed_file: Path | None = None, *, demo_password: s
     try:
         async with conn.transaction():
             if await conn.fetchval("SELECT to_regclass('public.customers') IS NOT NULL") and await conn.fetchval(
-                    _DEMO_MARKER):
+                _DEMO_MARKER
+            ):
                 return False
             if demo_password:
                 await conn.execute("SELECT set_config('renubu.demo_password', $1, true)", demo_password)

@@ -100,8 +100,9 @@ class ConnectionPool:
         self._closers: set[asyncio.Task[None]] = set()
 
     @classmethod
-    async def create(cls, connect: Connect, *, min_size: int = 0, max_size: int = 10,
-                     max_idle_seconds: float = 300.0) -> ConnectionPool:
+    async def create(
+        cls, connect: Connect, *, min_size: int = 0, max_size: int = 10, max_idle_seconds: float = 300.0
+    ) -> ConnectionPool:
         """A pool with `min_size` connections already open (errors from opening them propagate)."""
         pool = cls(connect, max_size=max_size, max_idle_seconds=max_idle_seconds)
         leases = []

@@ -93,12 +93,12 @@ def _timezone(value: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         if zoneinfo.available_timezones():
             raise invalid(
-                f"timezone {name!r} is not a time zone name; use an IANA name, e.g. America/New_York") from None
+                f"timezone {name!r} is not a time zone name; use an IANA name, e.g. America/New_York"
+            ) from None
     return name
 
 
-def daily_check_in(timezone: Annotated[str, Field(description="IANA time zone, e.g. America/New_York")] = "UTC"
-                   ) -> str:
+def daily_check_in(timezone: Annotated[str, Field(description="IANA time zone, e.g. America/New_York")] = "UTC") -> str:
     """Walk through today: what is due, what woke, renewals, parked items and workflows waiting for a check-in."""
     zone = _timezone(timezone)
     return f"""Walk me through my day, one section at a time. Ask before changing anything.
@@ -148,4 +148,3 @@ def register(server: MCPServer, toolsets: tuple[str, ...]) -> None:
         if toolset in toolsets:
             for fn in prompt_fns:
                 server.add_prompt(CheckedPrompt.of(fn))
-

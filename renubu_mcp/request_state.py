@@ -54,9 +54,11 @@ class SharedKeys:
         if keys is None:
             keys = [secrets.token_hex(32)]
             if replicas_possible:
-                log.warning("no RENUBU_REQUEST_STATE_KEY or RENUBU_TOKEN_ENCRYPTION_KEY: a tool call that asks the "
-                            "user something can only be answered on this process (not on another replica, nor "
-                            "after a restart)")
+                log.warning(
+                    "no RENUBU_REQUEST_STATE_KEY or RENUBU_TOKEN_ENCRYPTION_KEY: a tool call that asks the "
+                    "user something can only be answered on this process (not on another replica, nor "
+                    "after a restart)"
+                )
         self._codec = AESGCMRequestStateCodec(keys)
 
     def seal(self, payload: bytes) -> str:

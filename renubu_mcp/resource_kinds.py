@@ -71,23 +71,53 @@ def _compiled(template: str) -> re.Pattern[str]:
 
 
 KINDS: tuple[ResourceKind, ...] = (
-    ResourceKind("customers", "renubu://customers/{customer_id}", "customers",
-                 lambda p: _uuid(p["customer_id"]), {"customer_id": "complete_customers"}),
-    ResourceKind("workflows", "renubu://workflows/{workflow_id}", "workflows",
-                 lambda p: _uuid(p["workflow_id"]), {"workflow_id": "complete_workflows"}),
+    ResourceKind(
+        "customers",
+        "renubu://customers/{customer_id}",
+        "customers",
+        lambda p: _uuid(p["customer_id"]),
+        {"customer_id": "complete_customers"},
+    ),
+    ResourceKind(
+        "workflows",
+        "renubu://workflows/{workflow_id}",
+        "workflows",
+        lambda p: _uuid(p["workflow_id"]),
+        {"workflow_id": "complete_workflows"},
+    ),
     ResourceKind("docs", "renubu://docs/{slug}", "docs", lambda p: _slug(p["slug"]), {"slug": "complete_docs"}),
-    ResourceKind("doc_versions", "renubu://docs/{slug}/versions/{version_number}", "docs",
-                 lambda p: (_slug(p["slug"]), _positive(p["version_number"])),
-                 {"slug": "complete_docs", "version_number": "complete_doc_versions"}),
-    ResourceKind("features", "renubu://features/{slug}", "features", lambda p: _slug(p["slug"]),
-                 {"slug": "complete_features"}),
+    ResourceKind(
+        "doc_versions",
+        "renubu://docs/{slug}/versions/{version_number}",
+        "docs",
+        lambda p: (_slug(p["slug"]), _positive(p["version_number"])),
+        {"slug": "complete_docs", "version_number": "complete_doc_versions"},
+    ),
+    ResourceKind(
+        "features", "renubu://features/{slug}", "features", lambda p: _slug(p["slug"]), {"slug": "complete_features"}
+    ),
     ResourceKind("releases", "renubu://releases/current", "docs", lambda p: "current"),
-    ResourceKind("integrations", "renubu://integrations/{slug}", "integrations", lambda p: _slug(p["slug"]),
-                 {"slug": "complete_integrations"}),
-    ResourceKind("installs", "renubu://installs/{install_id}/events", "integrations",
-                 lambda p: _uuid(p["install_id"]), {"install_id": "complete_installs"}),
-    ResourceKind("parking_lot", "renubu://parking-lot/{item_id}", "workflows",
-                 lambda p: _uuid(p["item_id"]), {"item_id": "complete_parked_items"}),
+    ResourceKind(
+        "integrations",
+        "renubu://integrations/{slug}",
+        "integrations",
+        lambda p: _slug(p["slug"]),
+        {"slug": "complete_integrations"},
+    ),
+    ResourceKind(
+        "installs",
+        "renubu://installs/{install_id}/events",
+        "integrations",
+        lambda p: _uuid(p["install_id"]),
+        {"install_id": "complete_installs"},
+    ),
+    ResourceKind(
+        "parking_lot",
+        "renubu://parking-lot/{item_id}",
+        "workflows",
+        lambda p: _uuid(p["item_id"]),
+        {"item_id": "complete_parked_items"},
+    ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 BY_TEMPLATE = {kind.template: kind for kind in KINDS}
@@ -129,5 +159,8 @@ def by_kind(refs: Iterable[ResourceRef]) -> dict[str, list[Any]]:
 
 def from_kinds(document: dict[str, list[Any]]) -> set[ResourceRef]:
     """The inverse of by_kind, for what the database answered."""
-    return {ResourceRef(kind, tuple(key) if isinstance(key, list) else key)
-            for kind, keys in document.items() for key in keys}
+    return {
+        ResourceRef(kind, tuple(key) if isinstance(key, list) else key)
+        for kind, keys in document.items()
+        for key in keys
+    }

@@ -30,8 +30,9 @@ class ResourceList:
     def __init__(self, kinds: Iterable[ResourceKind]):
         self._kinds = [kind.name for kind in kinds]
 
-    async def __call__(self, ctx: ServerRequestContext[AppState, Any], params: PaginatedRequestParams
-                       ) -> ListResourcesResult:
+    async def __call__(
+        self, ctx: ServerRequestContext[AppState, Any], params: PaginatedRequestParams
+    ) -> ListResourcesResult:
         args: dict[str, Any] = {"kinds": self._kinds, "limit": PAGE_SIZE}
         if params.cursor:
             args["after"] = self._decode(params.cursor)
@@ -60,8 +61,14 @@ class ResourceList:
 def _valid_key(key: Any) -> bool:
     if isinstance(key, str):
         return len(key) <= 200
-    return (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and len(key[0]) <= 200
-            and type(key[1]) is int and 0 < key[1] < 2**31)
+    return (
+        isinstance(key, list)
+        and len(key) == 2
+        and isinstance(key[0], str)
+        and len(key[0]) <= 200
+        and type(key[1]) is int
+        and 0 < key[1] < 2**31
+    )
 
 
 def _encode(position: dict[str, Any]) -> str:

@@ -47,52 +47,93 @@ def _int(value: str, what: str) -> int:
 def register(server: MCPServer, toolsets: tuple[str, ...], app: Callable[[], AppState]) -> None:
     """Add the resources of the offered toolsets; `app` gives the running app state."""
     if "customers" in toolsets:
-        @server.resource("renubu://customers/{customer_id}", title="Customer", mime_type=JSON,
-                         description="One customer in full (contacts, open workflows and tasks, recent actions).")
+
+        @server.resource(
+            "renubu://customers/{customer_id}",
+            title="Customer",
+            mime_type=JSON,
+            description="One customer in full (contacts, open workflows and tasks, recent actions).",
+        )
         async def customer(customer_id: str, ctx: Context) -> str:
             return await _as_resource(customers.get_customer, ctx, _uuid(customer_id, "customer"))
 
     if "workflows" in toolsets:
-        @server.resource("renubu://workflows/{workflow_id}", title="Workflow", mime_type=JSON,
-                         description="One workflow execution with its tasks and actions.")
+
+        @server.resource(
+            "renubu://workflows/{workflow_id}",
+            title="Workflow",
+            mime_type=JSON,
+            description="One workflow execution with its tasks and actions.",
+        )
         async def workflow(workflow_id: str, ctx: Context) -> str:
             return await _as_resource(workflows.get_workflow, ctx, _uuid(workflow_id, "workflow"))
 
-        @server.resource("renubu://parking-lot/{item_id}", title="Parked item", mime_type=JSON,
-                         description="One item of your parking lot in full, with what it became.")
+        @server.resource(
+            "renubu://parking-lot/{item_id}",
+            title="Parked item",
+            mime_type=JSON,
+            description="One item of your parking lot in full, with what it became.",
+        )
         async def parked_item(item_id: str, ctx: Context) -> str:
             return await _as_resource(parking_lot.read_item, ctx, _uuid(item_id, "parked item"))
 
     if "docs" in toolsets:
-        @server.resource("renubu://docs/{slug}", title="Documentation page", mime_type=JSON,
-                         description="The current version of a documentation page.")
+
+        @server.resource(
+            "renubu://docs/{slug}",
+            title="Documentation page",
+            mime_type=JSON,
+            description="The current version of a documentation page.",
+        )
         async def doc(slug: str, ctx: Context) -> str:
             return await _as_resource(docs.get_doc, ctx, slug)
 
-        @server.resource("renubu://docs/{slug}/versions/{version_number}", title="Documentation version",
-                         mime_type=JSON, description="A documentation page as snapshotted at one release.")
+        @server.resource(
+            "renubu://docs/{slug}/versions/{version_number}",
+            title="Documentation version",
+            mime_type=JSON,
+            description="A documentation page as snapshotted at one release.",
+        )
         async def doc_version(slug: str, version_number: str, ctx: Context) -> str:
             return await _as_resource(docs.get_doc, ctx, slug, _int(version_number, "version_number"))
 
-        @server.resource("renubu://releases/current", title="Current release", mime_type=JSON,
-                         description="The current Renubu release.")
+        @server.resource(
+            "renubu://releases/current",
+            title="Current release",
+            mime_type=JSON,
+            description="The current Renubu release.",
+        )
         async def current_release() -> str:
             return await _as_resource(docs.current_release, app())
 
     if "features" in toolsets:
-        @server.resource("renubu://features/{slug}", title="Feature", mime_type=JSON,
-                         description="One feature of the product registry with its change history.")
+
+        @server.resource(
+            "renubu://features/{slug}",
+            title="Feature",
+            mime_type=JSON,
+            description="One feature of the product registry with its change history.",
+        )
         async def feature(slug: str, ctx: Context) -> str:
             return await _as_resource(features.get_feature, ctx, slug)
 
     if "integrations" in toolsets:
-        @server.resource("renubu://integrations/{slug}", title="Integration", mime_type=JSON,
-                         description="One marketplace entry in full.")
+
+        @server.resource(
+            "renubu://integrations/{slug}",
+            title="Integration",
+            mime_type=JSON,
+            description="One marketplace entry in full.",
+        )
         async def integration(slug: str, ctx: Context) -> str:
             return await _as_resource(marketplace.get_integration, ctx, slug)
 
-        @server.resource("renubu://installs/{install_id}/events", title="Integration events", mime_type=JSON,
-                         description="The 20 newest events one of your webhook integrations delivered.")
+        @server.resource(
+            "renubu://installs/{install_id}/events",
+            title="Integration events",
+            mime_type=JSON,
+            description="The 20 newest events one of your webhook integrations delivered.",
+        )
         async def install_events(install_id: str, ctx: Context) -> str:
             async def newest(ctx: Context, install: UUID) -> dict[str, Any]:
                 result = await integration_api.list_integration_events(ctx, install_id=install)

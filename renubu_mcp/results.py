@@ -48,8 +48,9 @@ def render(data: dict[str, Any], *, untrusted: bool = True) -> CallToolResult:
     """A tool's result: `data` as structured content, and as compact JSON text (bounded when people wrote any of
     it)."""
     text = compact_json(data)
-    return CallToolResult(content=[TextContent(type="text", text=bounded(text) if untrusted else text)],
-                          structured_content=data)
+    return CallToolResult(
+        content=[TextContent(type="text", text=bounded(text) if untrusted else text)], structured_content=data
+    )
 
 
 def render_document(document: str, *, untrusted: bool = True) -> CallToolResult:

@@ -50,8 +50,12 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
         revive: dict[str, Any] = {"revive": _restarter(cluster)} if cluster is not None else {}
         assert dsn is not None  # not embedded means RENUBU_DATABASE_URL is set (Settings.embedded)
         db = await Database.connect(
-            dsn, max_size=settings.pool_max_size, statement_timeout_ms=settings.statement_timeout_ms,
-            read_only=settings.read_only, max_idle_seconds=settings.pool_idle_seconds, **revive,
+            dsn,
+            max_size=settings.pool_max_size,
+            statement_timeout_ms=settings.statement_timeout_ms,
+            read_only=settings.read_only,
+            max_idle_seconds=settings.pool_idle_seconds,
+            **revive,
         )
         try:
             await db.check_login_role()
@@ -129,7 +133,8 @@ async def resolve_stdio_principal(settings: Settings, db: Database) -> Principal
         if email is None:
             if not settings.embedded:
                 raise ConfigError(
-                    "set RENUBU_USER_EMAIL (or RENUBU_ACCESS_TOKEN) to name the user this server acts for")
+                    "set RENUBU_USER_EMAIL (or RENUBU_ACCESS_TOKEN) to name the user this server acts for"
+                )
             email = ALICE.email
             log.info("RENUBU_USER_EMAIL is not set: acting as the demo user %s", email)
         principal = None

@@ -25,7 +25,11 @@ from .tools.registry import Toolset, ToolSpec
 from .web.oauth_callback import OnDemandListener
 
 ALL_TOOLSETS: tuple[Toolset, ...] = (
-    customers.toolset, workflows.toolset, docs.toolset, features.toolset, marketplace.toolset,
+    customers.toolset,
+    workflows.toolset,
+    docs.toolset,
+    features.toolset,
+    marketplace.toolset,
 )
 
 INSTRUCTIONS = """\
@@ -93,8 +97,14 @@ def build_server(
         async with open_backend(settings) as backend:
             principal = await resolve_stdio_principal(settings, backend.db) if stdio_user else None
             changes = live.change_hub(settings, backend.db)
-            state = AppState(settings=settings, db=backend.db, stdio_principal=principal,
-                             token_key=backend.token_key, jwt_secret=backend.jwt_secret, changes=changes)
+            state = AppState(
+                settings=settings,
+                db=backend.db,
+                stdio_principal=principal,
+                token_key=backend.token_key,
+                jwt_secret=backend.jwt_secret,
+                changes=changes,
+            )
             sealing.start(settings, backend.token_key, replicas_possible=not stdio_user)
             running.append(state)
             try:
@@ -128,7 +138,8 @@ def build_server(
         }
     specs = [
         replace(spec, fn=_listening_first(spec.fn, lambda: listeners[-1] if listeners else None))
-        if address is not None and spec.name in LINK_TOOLS else spec
+        if address is not None and spec.name in LINK_TOOLS
+        else spec
         for spec in selected_tools(settings)
     ]
     server = MCPServer(

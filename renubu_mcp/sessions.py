@@ -119,8 +119,14 @@ def add_sessions(server: MCPServer, app: Starlette, security: TransportSecurityS
     guard = route.app if isinstance(route.app, RequireAuthMiddleware) else None
     stateless = guard.app if guard is not None else route.app
     assert isinstance(stateless, StreamableHTTPASGIApp), type(stateless)
-    sessions = _SessionsBeside(stateless.session_manager, app=server._lowlevel_server, json_response=False,
-                               stateless=False, security_settings=security, session_idle_timeout=IDLE_SECONDS)
+    sessions = _SessionsBeside(
+        stateless.session_manager,
+        app=server._lowlevel_server,
+        json_response=False,
+        stateless=False,
+        security_settings=security,
+        session_idle_timeout=IDLE_SECONDS,
+    )
     router = _ByEra(stateless, StreamableHTTPASGIApp(sessions))
     if guard is not None:
         guard.app = router  # the bearer check stays in front of both

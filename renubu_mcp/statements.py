@@ -53,14 +53,15 @@ def _tokens(sql: str) -> Iterator[tuple[str, str]]:
                 j += 1
             yield "quoted", sql[i:j]
             i = j
-        elif (c == "$" and (tag := _DOLLAR_TAG.match(sql, i))
-              and not (i and (sql[i - 1].isalnum() or sql[i - 1] == "_"))):
+        elif (
+            c == "$" and (tag := _DOLLAR_TAG.match(sql, i)) and not (i and (sql[i - 1].isalnum() or sql[i - 1] == "_"))
+        ):
             end = sql.find(tag.group(), tag.end())
             end = n if end < 0 else end + len(tag.group())
             yield "quoted", sql[i:end]
             i = end
         elif c == "\\":  # outside quotes the CLI treats a backslash as escaping the next character
-            yield "code", sql[i:i + 2]
+            yield "code", sql[i : i + 2]
             i += 2
         elif c == ";":
             yield ";", c

@@ -40,12 +40,23 @@ class StdioProcess:
 
     def start_process(self) -> None:
         """Start the process and send `initialize` without waiting for the answer (several may start together)."""
-        self.proc = subprocess.Popen(self._command, env=self._env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._stderr_file, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self._command,
+            env=self._env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr_file,
+            start_new_session=True,
+        )
         threading.Thread(target=self._read_stdout, daemon=True).start()
-        self._initialize_id = self._send_request("initialize", {
-            "protocolVersion": PROTOCOL_VERSION, "capabilities": {},
-            "clientInfo": {"name": "renubu-tests", "version": "1"}})
+        self._initialize_id = self._send_request(
+            "initialize",
+            {
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "renubu-tests", "version": "1"},
+            },
+        )
 
     def finish_handshake(self) -> None:
         self._answer(self._initialize_id, "initialize", FIRST_ANSWER_SECONDS)

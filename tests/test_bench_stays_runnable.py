@@ -15,7 +15,9 @@ from tests.tools.conftest import settings_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SCRIPTS = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "bench").glob("*.py") if p.stem != "__init__")
+SCRIPTS = sorted(
+    p.stem for p in (Path(__file__).resolve().parent.parent / "bench").glob("*.py") if p.stem != "__init__"
+)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -21,31 +21,46 @@ def test_the_numeric_settings_default_to_what_the_readme_says():
 def test_the_sign_in_settings_default_to_what_the_readme_says_and_are_read():
     settings = Settings.from_env({})
     assert (settings.builtin_auth_server, settings.access_token_ttl_seconds, settings.refresh_token_ttl_days) == (
-        True, 3600, 30)
-    settings = Settings.from_env({"RENUBU_BUILTIN_AUTH_SERVER": "off", "RENUBU_ACCESS_TOKEN_TTL_SECONDS": "600",
-                                  "RENUBU_REFRESH_TOKEN_TTL_DAYS": "7"})
+        True,
+        3600,
+        30,
+    )
+    settings = Settings.from_env(
+        {
+            "RENUBU_BUILTIN_AUTH_SERVER": "off",
+            "RENUBU_ACCESS_TOKEN_TTL_SECONDS": "600",
+            "RENUBU_REFRESH_TOKEN_TTL_DAYS": "7",
+        }
+    )
     assert (settings.builtin_auth_server, settings.access_token_ttl_seconds, settings.refresh_token_ttl_days) == (
-        False, 600, 7)
+        False,
+        600,
+        7,
+    )
 
 
 def test_numeric_settings_are_read_from_the_environment():
-    settings = Settings.from_env({"RENUBU_STATEMENT_TIMEOUT_MS": "2500", "RENUBU_POOL_MAX_SIZE": "4",
-                                  "RENUBU_POOL_IDLE_SECONDS": "60"})
+    settings = Settings.from_env(
+        {"RENUBU_STATEMENT_TIMEOUT_MS": "2500", "RENUBU_POOL_MAX_SIZE": "4", "RENUBU_POOL_IDLE_SECONDS": "60"}
+    )
     assert (settings.statement_timeout_ms, settings.pool_max_size, settings.pool_idle_seconds) == (2500, 4, 60)
 
 
-@pytest.mark.parametrize(("name", "value", "says"), [
-    ("STATEMENT_TIMEOUT_MS", "0", "must be between 1 and 86400000, not 0"),  # 0 would mean no deadline at all
-    ("STATEMENT_TIMEOUT_MS", "-5", "must be between 1 and 86400000, not -5"),
-    ("STATEMENT_TIMEOUT_MS", "1.5s", "takes a whole number, not '1.5s'"),
-    ("POOL_MAX_SIZE", "0", "must be between 1 and 1000, not 0"),
-    ("POOL_MAX_SIZE", "ten", "takes a whole number, not 'ten'"),
-    ("POOL_IDLE_SECONDS", "0", "must be between 1 and 86400, not 0"),
-    ("POOL_IDLE_SECONDS", "86401", "must be between 1 and 86400, not 86401"),
-    ("ACCESS_TOKEN_TTL_SECONDS", "59", "must be between 60 and 86400, not 59"),
-    ("REFRESH_TOKEN_TTL_DAYS", "0", "must be between 1 and 365, not 0"),
-    ("BUILTIN_AUTH_SERVER", "maybe", "takes true or false, not 'maybe'"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("STATEMENT_TIMEOUT_MS", "0", "must be between 1 and 86400000, not 0"),  # 0 would mean no deadline at all
+        ("STATEMENT_TIMEOUT_MS", "-5", "must be between 1 and 86400000, not -5"),
+        ("STATEMENT_TIMEOUT_MS", "1.5s", "takes a whole number, not '1.5s'"),
+        ("POOL_MAX_SIZE", "0", "must be between 1 and 1000, not 0"),
+        ("POOL_MAX_SIZE", "ten", "takes a whole number, not 'ten'"),
+        ("POOL_IDLE_SECONDS", "0", "must be between 1 and 86400, not 0"),
+        ("POOL_IDLE_SECONDS", "86401", "must be between 1 and 86400, not 86401"),
+        ("ACCESS_TOKEN_TTL_SECONDS", "59", "must be between 60 and 86400, not 59"),
+        ("REFRESH_TOKEN_TTL_DAYS", "0", "must be between 1 and 365, not 0"),
+        ("BUILTIN_AUTH_SERVER", "maybe", "takes true or false, not 'maybe'"),
+    ],
+)
 def test_an_out_of_range_number_stops_start_up_naming_the_variable(name, value, says):
     with pytest.raises(ConfigError) as refused:
         Settings.from_env({f"RENUBU_{name}": value})

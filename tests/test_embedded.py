@@ -25,8 +25,9 @@ def cluster_dir() -> Iterator[Path]:
     yield data_dir
     leftover = EmbeddedCluster(data_dir)
     if (leftover.pgdata / "postmaster.pid").exists():  # a failed test may have left it running
-        leftover._run_server_tool([str(leftover.bindir / "pg_ctl"), "-D", str(leftover.pgdata), "-m", "immediate",
-                                   "stop"], check=False)
+        leftover._run_server_tool(
+            [str(leftover.bindir / "pg_ctl"), "-D", str(leftover.pgdata), "-m", "immediate", "stop"], check=False
+        )
     record = data_dir / "socket_dir"
     if record.exists():
         shutil.rmtree(record.read_text().strip(), ignore_errors=True)
@@ -49,8 +50,11 @@ async def test_first_start_creates_cluster_and_database_then_reuses(cluster_dir:
         assert await _whoami(first.owner_dsn()) == "postgres@renubu"
         assert await _whoami(first.owner_dsn("postgres")) == "postgres@postgres"
         # psql must accept the same DSN form as asyncpg (tests and people use it).
-        psql = subprocess.run([shutil.which("psql") or "/usr/bin/psql", "-X", "-A", "-t", "-c", "SELECT 1",
-                               first.owner_dsn()], capture_output=True, text=True)
+        psql = subprocess.run(
+            [shutil.which("psql") or "/usr/bin/psql", "-X", "-A", "-t", "-c", "SELECT 1", first.owner_dsn()],
+            capture_output=True,
+            text=True,
+        )
         assert psql.returncode == 0, psql.stderr
         assert psql.stdout.strip() == "1"
         key = first.token_key()
@@ -78,14 +82,20 @@ async def test_cluster_is_private(cluster_dir: Path, monkeypatch: pytest.MonkeyP
         assert stat.S_IMODE(os.stat(cluster_dir).st_mode) in (0o700, 0o711)
         conn = await asyncpg.connect(cluster.owner_dsn())
         try:
-            settings = dict(await conn.fetch(
-                "SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])",
-                ["listen_addresses", "log_parameter_max_length", "log_parameter_max_length_on_error", "fsync"],
-            ))
+            settings = dict(
+                await conn.fetch(
+                    "SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])",
+                    ["listen_addresses", "log_parameter_max_length", "log_parameter_max_length_on_error", "fsync"],
+                )
+            )
         finally:
             await conn.close()
-    assert settings == {"listen_addresses": "", "log_parameter_max_length": "0",
-                        "log_parameter_max_length_on_error": "0", "fsync": "off"}
+    assert settings == {
+        "listen_addresses": "",
+        "log_parameter_max_length": "0",
+        "log_parameter_max_length_on_error": "0",
+        "fsync": "off",
+    }
 
 
 def test_stop_only_stops_what_we_started(cluster_dir: Path) -> None:
@@ -196,8 +206,9 @@ def test_missing_extensions_say_to_install_contrib(monkeypatch: pytest.MonkeyPat
     assert "postgresql-contrib" in str(caught.value)
 
 
-def test_missing_postgresql_fails_ensure_before_touching_anything(monkeypatch: pytest.MonkeyPatch,
-                                                                  tmp_path: Path) -> None:
+def test_missing_postgresql_fails_ensure_before_touching_anything(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(pg_install, "_candidate_bindirs", lambda: iter([]))
     with pytest.raises(EmbeddedError, match="apt-get install"):
         EmbeddedCluster(tmp_path / "data").ensure()

@@ -61,8 +61,9 @@ def _server_env(data_dir: Path) -> dict[str, str]:
 def _stop_leftover(data_dir: Path) -> None:
     cluster = EmbeddedCluster(data_dir)
     if (cluster.pgdata / "postmaster.pid").exists():
-        cluster._run_server_tool([str(cluster.bindir / "pg_ctl"), "-D", str(cluster.pgdata), "-m", "immediate",
-                                  "stop"], check=False)
+        cluster._run_server_tool(
+            [str(cluster.bindir / "pg_ctl"), "-D", str(cluster.pgdata), "-m", "immediate", "stop"], check=False
+        )
 
 
 def _pg_ctl(data_dir: Path, *args: str) -> None:
@@ -149,8 +150,9 @@ def test_a_cluster_started_by_hand_is_left_running(servers, data_dir):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_ctrl_c_or_a_hosts_sigterm_ends_the_server_at_once_and_the_last_one_stops_the_cluster(servers, data_dir,
-                                                                                              signum):
+def test_ctrl_c_or_a_hosts_sigterm_ends_the_server_at_once_and_the_last_one_stops_the_cluster(
+    servers, data_dir, signum
+):
     first, second = servers(), servers()
     assert_found_acme(first)
     assert_found_acme(second)

@@ -56,16 +56,27 @@ def test_the_demo_user_default_is_one_info_line(data_dir):
 
 
 def test_renubu_mcp_call_on_the_demo_default_prints_only_the_result(data_dir):
-    called = subprocess.run([RENUBU_MCP, "call", "search_customers", '{"query": "acme"}'],
-                            env=demo_default_env(data_dir), capture_output=True, text=True, timeout=120)
+    called = subprocess.run(
+        [RENUBU_MCP, "call", "search_customers", '{"query": "acme"}'],
+        env=demo_default_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert called.returncode == 0 and '"Acme Corp"' in called.stdout
     assert called.stderr == ""
 
 
 def test_a_terminal_start_says_what_it_waits_for_and_how_to_connect_then_ctrl_c_stops_it(data_dir):
     terminal, tty = pty.openpty()
-    server = subprocess.Popen([RENUBU_MCP], stdin=tty, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=demo_default_env(data_dir), start_new_session=True)
+    server = subprocess.Popen(
+        [RENUBU_MCP],
+        stdin=tty,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=demo_default_env(data_dir),
+        start_new_session=True,
+    )
     os.close(tty)
     try:
         said = _read_until(server.stderr, b"Ctrl-C stops it.", timeout=60)
@@ -79,8 +90,10 @@ def test_a_terminal_start_says_what_it_waits_for_and_how_to_connect_then_ctrl_c_
         if server.poll() is None:
             server.kill()
         os.close(terminal)
-    assert f"as alice@example.com (the demo user; RENUBU_USER_EMAIL picks another), on the embedded PostgreSQL " \
-           f"in {data_dir}." in said
+    assert (
+        f"as alice@example.com (the demo user; RENUBU_USER_EMAIL picks another), on the embedded PostgreSQL "
+        f"in {data_dir}." in said
+    )
     assert "waiting for an MCP client on stdin" in said
     assert f"claude mcp add renubu -- {RENUBU_MCP}" in said
     assert f"{RENUBU_MCP} call search_customers" in said and "Connecting a client" in said

@@ -29,10 +29,11 @@ def _npm_registry_reachable() -> bool:
     npm = shutil.which("npm")
     if npm is None:
         return False
-    (name, version), = PINNED.items()
+    ((name, version),) = PINNED.items()
     try:
-        found = subprocess.run([npm, "view", f"{name}@{version}", "version"], capture_output=True, text=True,
-                               timeout=60)
+        found = subprocess.run(
+            [npm, "view", f"{name}@{version}", "version"], capture_output=True, text=True, timeout=60
+        )
     except subprocess.TimeoutExpired:
         return False
     return found.returncode == 0 and found.stdout.strip() == version
@@ -43,8 +44,10 @@ def inspector() -> Path:
     if INSPECTOR.exists():
         return INSPECTOR
     if not _npm_registry_reachable():
-        pytest.skip("the MCP Inspector is not installed and npm or its registry cannot be reached here "
-                    "(scripts/bootstrap test installs it into .venv/npm when they can)")
+        pytest.skip(
+            "the MCP Inspector is not installed and npm or its registry cannot be reached here "
+            "(scripts/bootstrap test installs it into .venv/npm when they can)"
+        )
     pytest.fail(f"the MCP Inspector is missing from {INSPECTOR.parent}: run scripts/bootstrap test")
 
 
@@ -55,15 +58,32 @@ def test_the_inspectors_strict_schema_check_finds_nothing_to_report(inspector):
     env["HOME"] = str(home)
     try:
         run = subprocess.run(
-            [str(inspector), "--cli", "-e", f"RENUBU_DATA_DIR={data_dir}", "-e", "RENUBU_USER_EMAIL=admin@example.com",
-             "--method", "tools/list", "--strict", str(RENUBU_MCP)],
-            env=env, capture_output=True, text=True, timeout=300)
+            [
+                str(inspector),
+                "--cli",
+                "-e",
+                f"RENUBU_DATA_DIR={data_dir}",
+                "-e",
+                "RENUBU_USER_EMAIL=admin@example.com",
+                "--method",
+                "tools/list",
+                "--strict",
+                str(RENUBU_MCP),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)
     assert run.returncode == 0, run.stderr
     listed = {tool["name"] for tool in json.loads(run.stdout)["tools"]}
     assert listed == {spec.name for toolset in ALL_TOOLSETS for spec in toolset.specs}  # it did check them all
-    reported = [line for line in run.stderr.splitlines() if line.startswith(("Warning:", "Error:"))
-                or "Schema portability" in line or "Issue:" in line]
+    reported = [
+        line
+        for line in run.stderr.splitlines()
+        if line.startswith(("Warning:", "Error:")) or "Schema portability" in line or "Issue:" in line
+    ]
     assert reported == [], run.stderr

@@ -31,15 +31,17 @@ needs_real_migrations = pytest.mark.skipif(not REAL_MIGRATIONS, reason="no migra
 
 def dump_schema(pg: EmbeddedCluster, dsn: str) -> str:
     """pg_dump --schema-only without the lines that differ between identical schemas."""
-    out = subprocess.run([str(pg.bindir / "pg_dump"), "--schema-only", "--dbname", dsn],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(pg.bindir / "pg_dump"), "--schema-only", "--dbname", dsn], capture_output=True, text=True, check=True
+    ).stdout
     noise = ("--", "SET ", "SELECT pg_catalog.set_config(", "\\restrict", "\\unrestrict")
     return "\n".join(line for line in out.splitlines() if line.strip() and not line.startswith(noise))
 
 
 def psql_file(dsn: str, path: Path) -> None:
-    proc = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(path), dsn],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(path), dsn], capture_output=True, text=True
+    )
     assert proc.returncode == 0, f"{path.name} failed under psql:\n{proc.stderr}"
 
 
@@ -52,12 +54,16 @@ async def fetch(dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
 
 
 async def user_relations(dsn: str) -> list[str]:
-    rows = await fetch(dsn, """
+    rows = await fetch(
+        dsn,
+        """
         SELECT n.nspname || '.' || c.relname AS rel
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
           AND n.nspname <> ALL($1::text[]) AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast%'
-        ORDER BY 1""", list(SYSTEM_SCHEMAS))
+        ORDER BY 1""",
+        list(SYSTEM_SCHEMAS),
+    )
     return [r["rel"] for r in rows]
 
 
@@ -83,12 +89,16 @@ def synthetic(tmp_path: Path) -> Path:
     """Two tiny migrations that fail if applied twice (plain CREATE TABLE), each logging that it ran."""
     directory = tmp_path / "migrations"
     directory.mkdir()
-    write_migration(directory, V1, "first",
-                    "CREATE TABLE ran (version text);\nINSERT INTO ran VALUES ('1');\nSELECT pg_sleep(0.2);",
-                    "DROP TABLE ran;")
-    write_migration(directory, V2, "second",
-                    "CREATE TABLE second (id int);\nINSERT INTO ran VALUES ('2');",
-                    "DROP TABLE second;")
+    write_migration(
+        directory,
+        V1,
+        "first",
+        "CREATE TABLE ran (version text);\nINSERT INTO ran VALUES ('1');\nSELECT pg_sleep(0.2);",
+        "DROP TABLE ran;",
+    )
+    write_migration(
+        directory, V2, "second", "CREATE TABLE second (id int);\nINSERT INTO ran VALUES ('2');", "DROP TABLE second;"
+    )
     return directory
 
 
@@ -107,10 +117,13 @@ def test_split_rollback_accepts_the_semicolon_a_fetched_file_puts_after_the_bloc
     assert runner.split_rollback("SELECT 1;\n/* ROLLBACK\nDROP TABLE t;\n*/;\n") == ("SELECT 1;\n", "DROP TABLE t;\n")
 
 
-@pytest.mark.parametrize("text, complaint", [
-    ("SELECT 1;\n/* ROLLBACK\nDROP TABLE t;\n", "never closed"),
-    ("SELECT 1;\n/* ROLLBACK\nDROP TABLE t;\n*/\n-- fine\nSELECT 2;\n", "only comments"),
-])
+@pytest.mark.parametrize(
+    "text, complaint",
+    [
+        ("SELECT 1;\n/* ROLLBACK\nDROP TABLE t;\n", "never closed"),
+        ("SELECT 1;\n/* ROLLBACK\nDROP TABLE t;\n*/\n-- fine\nSELECT 2;\n", "only comments"),
+    ],
+)
 def test_split_rollback_rejects_malformed_blocks(text: str, complaint: str) -> None:
     with pytest.raises(MigrationError, match=complaint):
         runner.split_rollback(text)
@@ -195,13 +208,20 @@ async def test_two_runners_at_once_apply_each_migration_once(fresh_database: Cal
 async def test_migrate_records_checksum_and_statements(fresh_database: Callable, synthetic: Path) -> None:
     db = fresh_database()
     await runner.migrate(db.owner_dsn, synthetic)
-    rows = await fetch(db.owner_dsn, "SELECT version, name, statements, checksum, applied_at"
-                                     " FROM supabase_migrations.schema_migrations ORDER BY version")
+    rows = await fetch(
+        db.owner_dsn,
+        "SELECT version, name, statements, checksum, applied_at"
+        " FROM supabase_migrations.schema_migrations ORDER BY version",
+    )
     first = runner.load_migrations(synthetic)[0]
     assert (rows[0]["version"], rows[0]["name"], rows[0]["checksum"]) == (V1, "first", first.checksum)
     # One element per statement, as the Supabase CLI writes them: its `migration fetch` rebuilds the file.
-    assert rows[0]["statements"] == ["CREATE TABLE ran (version text)", "INSERT INTO ran VALUES ('1')",
-                                     "SELECT pg_sleep(0.2)", "/* ROLLBACK\nDROP TABLE ran;\n*/"]
+    assert rows[0]["statements"] == [
+        "CREATE TABLE ran (version text)",
+        "INSERT INTO ran VALUES ('1')",
+        "SELECT pg_sleep(0.2)",
+        "/* ROLLBACK\nDROP TABLE ran;\n*/",
+    ]
     assert rows[0]["applied_at"] is not None
 
 
@@ -273,8 +293,13 @@ async def test_a_record_from_the_earlier_runner_is_judged_by_its_statements(
     db = fresh_database()
     await runner.migrate(db.owner_dsn, synthetic)
     for m in runner.load_migrations(synthetic):
-        await fetch(db.owner_dsn, "UPDATE supabase_migrations.schema_migrations SET statements = $1, checksum = $2"
-                                  " WHERE version = $3", [m.up_sql], m.file_sha256, m.version)
+        await fetch(
+            db.owner_dsn,
+            "UPDATE supabase_migrations.schema_migrations SET statements = $1, checksum = $2 WHERE version = $3",
+            [m.up_sql],
+            m.file_sha256,
+            m.version,
+        )
     first = next(synthetic.glob(f"{V1}_*.sql"))
     first.write_text(first.read_text().replace("DROP TABLE ran;", "DROP TABLE IF EXISTS ran;"))
     assert [s.state for s in await runner.status(db.owner_dsn, synthetic)] == ["applied", "applied"]
@@ -297,13 +322,17 @@ async def test_failed_migration_applies_nothing_of_itself(fresh_database: Callab
 async def test_status_shows_every_state(fresh_database: Callable, synthetic: Path) -> None:
     db = fresh_database()
     assert [(s.version, s.state) for s in await runner.status(db.owner_dsn, synthetic)] == [
-        (V1, "pending"), (V2, "pending")]
+        (V1, "pending"),
+        (V2, "pending"),
+    ]
     await runner.migrate(db.owner_dsn, synthetic)
     edited = next(synthetic.glob(f"{V2}_*.sql"))
     edited.write_text(edited.read_text().replace("VALUES ('2')", "VALUES ('2'), ('3')"))
     write_migration(synthetic, V3, "third", "CREATE TABLE third (id int);", "DROP TABLE third;")
-    await fetch(db.owner_dsn, "INSERT INTO supabase_migrations.schema_migrations (version, name)"
-                              " VALUES ('20240101000000', 'gone')")
+    await fetch(
+        db.owner_dsn,
+        "INSERT INTO supabase_migrations.schema_migrations (version, name) VALUES ('20240101000000', 'gone')",
+    )
     states = [(s.version, s.name, s.state) for s in await runner.status(db.owner_dsn, synthetic)]
     assert states == [
         ("20240101000000", "gone", "missing-file"),
@@ -399,8 +428,12 @@ def test_cli_error_is_one_line_and_exit_1(fresh_database: Callable) -> None:
 async def test_demo_db_is_a_private_migrated_copy(demo_db: Any, database_factory: Callable, template_db: Any) -> None:
     assert await recorded_versions(demo_db.owner_dsn) == [p.name[:14] for p in REAL_MIGRATIONS]
     # The server's login role reaches it, and is neither superuser nor able to bypass RLS.
-    who = (await fetch(demo_db.app_dsn, "SELECT current_user AS name, rolsuper, rolbypassrls"
-                                        " FROM pg_roles WHERE rolname = current_user"))[0]
+    who = (
+        await fetch(
+            demo_db.app_dsn,
+            "SELECT current_user AS name, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+    )[0]
     assert (who["name"], who["rolsuper"], who["rolbypassrls"]) == ("authenticator", False, False)
     # Changes stay in this copy.
     await fetch(demo_db.owner_dsn, "CREATE TABLE only_here (id int)")

@@ -22,6 +22,7 @@ def opener(dsn: str, opened: list[asyncpg.Connection] | None = None):
         if opened is not None:
             opened.append(conn)
         return conn
+
     return connect
 
 

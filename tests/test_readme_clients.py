@@ -42,8 +42,20 @@ CLIENTS = ("Claude Desktop", "Claude Code", "VS Code")
 ACME = "10000000-0000-4000-8000-000000000001"
 # How this machine reaches the package index (uvx downloads the dependencies): a client on it would carry these.
 MACHINE_NETWORK_SETTINGS = {
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
-    "https_proxy", "all_proxy", "no_proxy", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_EXTRA_INDEX_URL",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_EXTRA_INDEX_URL",
     "UV_NATIVE_TLS",
 }
 
@@ -73,19 +85,23 @@ def readme_configurations(readme: str = README) -> list[ClientConfig]:
                 continue
             data = json.loads(block)
             if "mcpServers" in data:
-                found += [ClientConfig(way, "Claude Desktop", e["command"], tuple(e.get("args", [])), e.get("env", {}))
-                          for e in data["mcpServers"].values()]
+                found += [
+                    ClientConfig(way, "Claude Desktop", e["command"], tuple(e.get("args", [])), e.get("env", {}))
+                    for e in data["mcpServers"].values()
+                ]
             else:
                 assert all(e["type"] == "stdio" for e in data["servers"].values()), block
-                found += [ClientConfig(way, "VS Code", e["command"], tuple(e.get("args", [])), e.get("env", {}))
-                          for e in data["servers"].values()]
+                found += [
+                    ClientConfig(way, "VS Code", e["command"], tuple(e.get("args", [])), e.get("env", {}))
+                    for e in data["servers"].values()
+                ]
     return found
 
 
 def _claude_code(way: str, line: str) -> ClientConfig:
     words = shlex.split(line, comments=True)
     assert words[:3] == ["claude", "mcp", "add"] and "--" in words, line
-    options, command = words[3:words.index("--")], words[words.index("--") + 1:]
+    options, command = words[3 : words.index("--")], words[words.index("--") + 1 :]
     env = {}
     for flag, value in zip(options, options[1:], strict=False):
         if flag in ("--env", "-e"):
@@ -117,8 +133,13 @@ def uv_home() -> Iterator[Path]:
 def wheel(uv_home: Path) -> Path:
     """The wheel `uv build` makes (from the sdist, as a release would), named as the README says."""
     uv = Path(sys.executable).with_name("uv")
-    built = subprocess.run([str(uv), "build", "--out-dir", str(uv_home / "dist"), str(ROOT)], capture_output=True,
-                           text=True, timeout=600, env={**os.environ, "UV_CACHE_DIR": str(uv_home / "cache")})
+    built = subprocess.run(
+        [str(uv), "build", "--out-dir", str(uv_home / "dist"), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "UV_CACHE_DIR": str(uv_home / "cache")},
+    )
     assert built.returncode == 0, built.stderr
     (wheel,) = (uv_home / "dist").glob("*.whl")
     named = {Path(a).name for c in CONFIGS if c.way == "wheel" for a in c.args if a.endswith(".whl")}
@@ -135,12 +156,18 @@ def data_dir() -> Iterator[Path]:
 
 def as_started(config: ClientConfig, wheel: Path, data_dir: Path, uv_home: Path) -> StdioServerParameters:
     """The configuration with this test's locations put in (see the module docstring), nothing else changed."""
+
     def place(text: str) -> str:
         return text.replace(f"{CHECKOUT}/dist/{wheel.name}", str(wheel)).replace(CHECKOUT, str(ROOT))
 
     machine = {k: v for k, v in os.environ.items() if k in MACHINE_NETWORK_SETTINGS}
-    env = {**machine, **config.env, "RENUBU_DATA_DIR": str(data_dir), "UV_CACHE_DIR": str(uv_home / "cache"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **machine,
+        **config.env,
+        "RENUBU_DATA_DIR": str(data_dir),
+        "UV_CACHE_DIR": str(uv_home / "cache"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     if config.way == "pypi":
         env["UV_FIND_LINKS"] = str(wheel.parent)
     return StdioServerParameters(command=place(config.command), args=[place(a) for a in config.args], env=env)
@@ -176,8 +203,7 @@ class OpenClient:
 
     async def open(self) -> Client:
         self._task = asyncio.create_task(self._run())
-        await asyncio.wait([self._task, asyncio.create_task(self._opened.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([self._task, asyncio.create_task(self._opened.wait())], return_when=asyncio.FIRST_COMPLETED)
         if self._task.done():
             self._task.result()  # the start failed: say why
         assert self.client is not None
@@ -198,8 +224,9 @@ class OpenClient:
 async def test_clients_closing_one_by_one_leave_the_others_working(wheel, data_dir, uv_home):
     """A client that closes (or a host that ends the server of a finished conversation) takes nothing from the
     servers of the others, whichever started PostgreSQL; the last one out stops it."""
-    configs = [c for c in CONFIGS if c.way == "checkout"] + [c for c in CONFIGS if c.client == "Claude Code"
-                                                              and c.way != "checkout"]
+    configs = [c for c in CONFIGS if c.way == "checkout"] + [
+        c for c in CONFIGS if c.client == "Claude Code" and c.way != "checkout"
+    ]
     open_clients: list[tuple[ClientConfig, OpenClient]] = []
     try:
         for config in configs:

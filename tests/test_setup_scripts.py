@@ -61,8 +61,9 @@ def checkout(tmp_path: Path) -> Path:
 
 
 def run(checkout: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(checkout / command[0]), *command[1:]], cwd=checkout, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [str(checkout / command[0]), *command[1:]], cwd=checkout, capture_output=True, text=True, timeout=300
+    )
 
 
 def installs(checkout: Path) -> list[str]:
@@ -137,5 +138,6 @@ def test_a_server_running_from_the_checkouts_venv_holds_the_lock_bootstrap_check
         st = os.stat(marker)
         device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
         held = [line.split() for line in Path("/proc/locks").read_text().splitlines()]
-        assert any(f[1] == "FLOCK" and f[3] == "READ" and f[4] == str(server.pid) and f[5] == device for f in held), \
+        assert any(f[1] == "FLOCK" and f[3] == "READ" and f[4] == str(server.pid) and f[5] == device for f in held), (
             f"renubu-mcp (pid {server.pid}) holds no shared flock on {marker}"
+        )

@@ -34,19 +34,25 @@ def test_statements_split_only_where_a_semicolon_ends_one():
 
 def test_empty_statements_are_dropped_and_a_trailing_comment_is_kept_as_the_cli_keeps_it():
     assert split_statements(";;\n SELECT 1 ;\n\n/* ROLLBACK\nDROP TABLE t;\n*/\n") == [
-        "SELECT 1", "/* ROLLBACK\nDROP TABLE t;\n*/"]
+        "SELECT 1",
+        "/* ROLLBACK\nDROP TABLE t;\n*/",
+    ]
 
 
 def test_canonical_statements_drop_comments_and_layout_but_keep_quoted_text():
     assert canonical_statements("SELECT  'a  --b'  -- note\n ,\t$$x   y$$ ;\n/* only a comment */;") == [
-        "SELECT 'a  --b' , $$x   y$$"]
+        "SELECT 'a  --b' , $$x   y$$"
+    ]
 
 
-@pytest.mark.parametrize("change", [
-    lambda sql: sql.replace("'a;b'", "'a;c'"),
-    lambda sql: sql.replace("-- inside the body", "-- a comment inside a body is part of the function"),
-    lambda sql: sql.replace("SELECT 1\n", "SELECT 2\n"),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda sql: sql.replace("'a;b'", "'a;c'"),
+        lambda sql: sql.replace("-- inside the body", "-- a comment inside a body is part of the function"),
+        lambda sql: sql.replace("SELECT 1\n", "SELECT 2\n"),
+    ],
+)
 def test_the_fingerprint_changes_with_anything_that_runs(change):
     assert fingerprint(change(TRICKY)) != fingerprint(TRICKY)
 

@@ -35,49 +35,85 @@ async def query(dsn: str, sql: str, *args: object):
 
 
 async def password_is(dsn: str, email: str, password: str) -> bool:
-    return await query(dsn, "SELECT u.encrypted_password = extensions.crypt($2, u.encrypted_password)"
-                            " FROM auth.users u WHERE u.email = $1", email, password)
+    return await query(
+        dsn,
+        "SELECT u.encrypted_password = extensions.crypt($2, u.encrypted_password) FROM auth.users u WHERE u.email = $1",
+        email,
+        password,
+    )
 
 
 async def test_set_password_reads_stdin_and_stores_bcrypt_that_lifts_a_lock(demo_db):
-    await query(demo_db.owner_dsn, "INSERT INTO renubu_auth.sign_in_failures (email, failures, locked_until)"
-                                   " VALUES ('alice@example.com', 10, now() + interval '15 minutes')")
-    done = cli("users", "set-password", "--email", "Alice@Example.com", database_url=demo_db.owner_dsn,
-               stdin=NEW_PASSWORD + "\n")
+    await query(
+        demo_db.owner_dsn,
+        "INSERT INTO renubu_auth.sign_in_failures (email, failures, locked_until)"
+        " VALUES ('alice@example.com', 10, now() + interval '15 minutes')",
+    )
+    done = cli(
+        "users",
+        "set-password",
+        "--email",
+        "Alice@Example.com",
+        database_url=demo_db.owner_dsn,
+        stdin=NEW_PASSWORD + "\n",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "password set for Alice@Example.com\n" and NEW_PASSWORD not in done.stdout + done.stderr
     assert await password_is(demo_db.owner_dsn, "alice@example.com", NEW_PASSWORD)
-    assert (await query(demo_db.owner_dsn, "SELECT encrypted_password FROM auth.users WHERE email = $1",
-                        "alice@example.com")).startswith("$2a$10$")
+    assert (
+        await query(
+            demo_db.owner_dsn, "SELECT encrypted_password FROM auth.users WHERE email = $1", "alice@example.com"
+        )
+    ).startswith("$2a$10$")
     assert await query(demo_db.owner_dsn, "SELECT count(*) FROM renubu_auth.sign_in_failures") == 0
 
 
-@pytest.mark.parametrize(("email", "stdin", "says"), [
-    ("alice@example.com", "short\n", "at least 8 characters"),
-    ("alice@example.com", "x" * 73 + "\n", "at most 72 bytes"),
-    ("alice@example.com", " padded-password\n", "white space"),
-    ("nobody@example.com", NEW_PASSWORD + "\n", "no user has the email 'nobody@example.com'"),
-])
+@pytest.mark.parametrize(
+    ("email", "stdin", "says"),
+    [
+        ("alice@example.com", "short\n", "at least 8 characters"),
+        ("alice@example.com", "x" * 73 + "\n", "at most 72 bytes"),
+        ("alice@example.com", " padded-password\n", "white space"),
+        ("nobody@example.com", NEW_PASSWORD + "\n", "no user has the email 'nobody@example.com'"),
+    ],
+)
 async def test_set_password_refuses_in_one_line_and_changes_nothing(demo_db, email, stdin, says):
-    before = await query(demo_db.owner_dsn, "SELECT string_agg(coalesce(encrypted_password, ''), ',' ORDER BY id)"
-                                            " FROM auth.users")
+    before = await query(
+        demo_db.owner_dsn, "SELECT string_agg(coalesce(encrypted_password, ''), ',' ORDER BY id) FROM auth.users"
+    )
     done = cli("users", "set-password", "--email", email, database_url=demo_db.owner_dsn, stdin=stdin)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and says in done.stderr, done.stderr
     assert stdin.strip() not in done.stderr or says.startswith("no user")
-    after = await query(demo_db.owner_dsn, "SELECT string_agg(coalesce(encrypted_password, ''), ',' ORDER BY id)"
-                                           " FROM auth.users")
+    after = await query(
+        demo_db.owner_dsn, "SELECT string_agg(coalesce(encrypted_password, ''), ',' ORDER BY id) FROM auth.users"
+    )
     assert before == after
 
 
 def test_the_password_is_never_taken_from_the_command_line():
-    done = subprocess.run([str(Path(sys.executable).with_name("renubu-mcp")), "users", "set-password", "--email",
-                           "a@example.com", "--password", "x"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("renubu-mcp")),
+            "users",
+            "set-password",
+            "--email",
+            "a@example.com",
+            "--password",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "unrecognized arguments: --password" in done.stderr
 
 
 def data_dump(pg, dsn: str) -> str:
-    out = subprocess.run([str(pg.bindir / "pg_dump"), "--data-only", "--exclude-schema=supabase_migrations",
-                          "--dbname", dsn], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(pg.bindir / "pg_dump"), "--data-only", "--exclude-schema=supabase_migrations", "--dbname", dsn],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return "\n".join(line for line in out.splitlines() if line.strip() and not line.startswith(("--", "\\")))
 
 
@@ -106,13 +142,16 @@ async def test_the_demo_seed_writes_users_as_supabase_auth_and_remove_takes_out_
     password = loaded.stdout.strip().rsplit(" ", 1)[1]
     for user in DEMO_USERS:
         assert await password_is(db.owner_dsn, user.email, password)
-    shape = await query(db.owner_dsn, """
+    shape = await query(
+        db.owner_dsn,
+        """
         SELECT bool_and(u.instance_id = '00000000-0000-0000-0000-000000000000' AND u.aud = 'authenticated'
                         AND u.role = 'authenticated' AND u.email_confirmed_at IS NOT NULL
                         AND u.raw_app_meta_data = '{"provider": "email", "providers": ["email"]}'
                         AND i.provider = 'email' AND i.provider_id = u.id::text
                         AND i.identity_data ->> 'email' = u.email AND (i.identity_data ->> 'email_verified')::bool)
-        FROM auth.users u JOIN auth.identities i ON i.user_id = u.id WHERE u.email LIKE '%@example.com'""")
+        FROM auth.users u JOIN auth.identities i ON i.user_id = u.id WHERE u.email LIKE '%@example.com'""",
+    )
     assert shape is True
     again = cli("db", "seed", "--demo", database_url=db.owner_dsn)
     assert again.stdout == "the demo data is loaded already; nothing changed\n"

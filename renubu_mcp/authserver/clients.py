@@ -62,13 +62,15 @@ def registration_problem(info: OAuthClientInformationFull) -> RegistrationError 
         if wrong:
             return RegistrationError("invalid_redirect_uri", wrong)
     if info.token_endpoint_auth_method not in AUTH_METHODS:
-        return RegistrationError("invalid_client_metadata",
-                                 f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
+        return RegistrationError(
+            "invalid_client_metadata", f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}"
+        )
     if "authorization_code" not in info.grant_types or not set(info.grant_types) <= GRANT_TYPES:
-        return RegistrationError("invalid_client_metadata",
-                                 "grant_types must hold authorization_code, and may hold refresh_token")
+        return RegistrationError(
+            "invalid_client_metadata", "grant_types must hold authorization_code, and may hold refresh_token"
+        )
     if set(info.response_types) != {"code"}:
-        return RegistrationError("invalid_client_metadata", "response_types must be [\"code\"]")
+        return RegistrationError("invalid_client_metadata", 'response_types must be ["code"]')
     if info.client_name is not None and len(info.client_name) > MAX_NAME_CHARS:
         return RegistrationError("invalid_client_metadata", f"client_name is longer than {MAX_NAME_CHARS} characters")
     if len(json.dumps(info.model_dump(mode="json", exclude_none=True))) > MAX_METADATA_BYTES:
@@ -77,8 +79,9 @@ def registration_problem(info: OAuthClientInformationFull) -> RegistrationError 
 
 
 def from_record(client_id: str, record: Any) -> Client:
-    return Client.model_validate({**record["metadata"], "client_id": client_id, "kind": record["kind"],
-                                  "secret_sha256": record["secret_sha256"]})
+    return Client.model_validate(
+        {**record["metadata"], "client_id": client_id, "kind": record["kind"], "secret_sha256": record["secret_sha256"]}
+    )
 
 
 def from_document(url: str, document: dict[str, Any]) -> Client:
@@ -91,8 +94,14 @@ def from_document(url: str, document: dict[str, Any]) -> Client:
     if method != "none":
         raise documents.DocumentRefused(f"the app authenticates with {method!r}; here only 'none' (PKCE) is supported")
     try:
-        client = Client.model_validate({**document, "token_endpoint_auth_method": "none",
-                                        "kind": "metadata_document", "client_id_issued_at": int(time.time())})
+        client = Client.model_validate(
+            {
+                **document,
+                "token_endpoint_auth_method": "none",
+                "kind": "metadata_document",
+                "client_id_issued_at": int(time.time()),
+            }
+        )
     except ValidationError:
         raise documents.DocumentRefused("the app's description is not valid client metadata") from None
     problem = registration_problem(client)
@@ -108,8 +117,11 @@ async def find(app: Any, client_id: str, *, fetch_document: bool = False) -> Cli
         return None
     record = await store.client(app, client_id)
     if is_document_url(client_id) and fetch_document:
-        fresh = record is not None and record["fetched_at"] is not None and (
-            time.time() - record["fetched_at"].timestamp() < DOCUMENT_MAX_AGE_SECONDS)
+        fresh = (
+            record is not None
+            and record["fetched_at"] is not None
+            and (time.time() - record["fetched_at"].timestamp() < DOCUMENT_MAX_AGE_SECONDS)
+        )
         if not fresh:
             document = await documents.fetch_document(client_id, development=policy.development(app.settings))
             client = from_document(client_id, document)

@@ -66,10 +66,17 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         self._address = address
         self._inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
-        return await self._inner.connect_tcp(self._address, port, timeout=timeout, local_address=local_address,
-                                             socket_options=socket_options)
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_tcp(
+            self._address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
@@ -102,11 +109,16 @@ async def fetch_document(url: str, *, development: bool) -> dict[str, Any]:
 
 async def _get(url: str, address: str) -> bytes:
     timeouts = {"connect": TIMEOUT_SECONDS, "read": TIMEOUT_SECONDS, "write": TIMEOUT_SECONDS, "pool": TIMEOUT_SECONDS}
-    async with httpcore.AsyncConnectionPool(ssl_context=ssl.create_default_context(), retries=0, max_connections=1,
-                                            network_backend=_PinnedBackend(address)) as pool:
+    async with httpcore.AsyncConnectionPool(
+        ssl_context=ssl.create_default_context(), retries=0, max_connections=1, network_backend=_PinnedBackend(address)
+    ) as pool:
         try:
-            async with pool.stream("GET", url, headers={"Accept": "application/json", "User-Agent": "renubu-mcp"},
-                                   extensions={"timeout": timeouts}) as response:
+            async with pool.stream(
+                "GET",
+                url,
+                headers={"Accept": "application/json", "User-Agent": "renubu-mcp"},
+                extensions={"timeout": timeouts},
+            ) as response:
                 if 300 <= response.status < 400:
                     raise DocumentRefused("the app's description URL redirects elsewhere (redirects are not followed)")
                 if response.status != 200:

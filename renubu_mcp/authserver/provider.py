@@ -58,60 +58,82 @@ class AuthorizationServer:
             raise problem
         record = clients.Client.model_validate(client_info.model_dump())
         secret = client_info.client_secret
-        await store.register_client(self._app(), client_info.client_id, digest(secret) if secret else None,
-                                    record.stored_metadata())
+        await store.register_client(
+            self._app(), client_info.client_id, digest(secret) if secret else None, record.stored_metadata()
+        )
         log.info("registered OAuth client %s (%r)", client_info.client_id, record.name)
 
     # --- authorization codes ---
 
-    async def load_authorization_code(self, client: OAuthClientInformationFull, authorization_code: str
-                                      ) -> AuthorizationCode | None:
+    async def load_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: str
+    ) -> AuthorizationCode | None:
         row = await store.look_up_code(self._app(), digest(authorization_code), client.client_id)
         if row is None:
             return None
         if row["redeemed"]:
-            log.warning("an authorization code for client %s was presented again: its grant is revoked",
-                        client.client_id)
+            log.warning(
+                "an authorization code for client %s was presented again: its grant is revoked", client.client_id
+            )
             if row["grant_id"] is not None:
                 self._forget_grant(row["grant_id"])
             return None
         return AuthorizationCode(
-            code=authorization_code, scopes=list(row["scopes"]), expires_at=row["expires_at"].timestamp(),
-            client_id=client.client_id, code_challenge=row["code_challenge"], redirect_uri=AnyUrl(row["redirect_uri"]),
-            redirect_uri_provided_explicitly=True, resource=row["resource"], subject=str(row["user_id"]),
+            code=authorization_code,
+            scopes=list(row["scopes"]),
+            expires_at=row["expires_at"].timestamp(),
+            client_id=client.client_id,
+            code_challenge=row["code_challenge"],
+            redirect_uri=AnyUrl(row["redirect_uri"]),
+            redirect_uri_provided_explicitly=True,
+            resource=row["resource"],
+            subject=str(row["user_id"]),
         )
 
-    async def exchange_authorization_code(self, client: OAuthClientInformationFull,
-                                          authorization_code: AuthorizationCode) -> OAuthToken:
+    async def exchange_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
+    ) -> OAuthToken:
         refresh = new_secret()
-        row = await store.redeem_code(self._app(), digest(authorization_code.code), client.client_id, digest(refresh),
-                                      self._refresh_ttl_seconds)
+        row = await store.redeem_code(
+            self._app(), digest(authorization_code.code), client.client_id, digest(refresh), self._refresh_ttl_seconds
+        )
         if row is None or not row["issued"]:
             if row is not None and row["grant_id"] is not None:
                 self._forget_grant(row["grant_id"])  # a replay racing the first redemption revoked it
-            raise TokenError("invalid_grant", "the authorization code was used already, has expired, or its user "
-                                              "can no longer sign in")
+            raise TokenError(
+                "invalid_grant",
+                "the authorization code was used already, has expired, or its user can no longer sign in",
+            )
         return self._tokens(client, row, refresh)
 
     # --- refresh tokens ---
 
-    async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str
-                                 ) -> GrantRefreshToken | None:
+    async def load_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: str
+    ) -> GrantRefreshToken | None:
         row = await store.look_up_refresh(self._app(), digest(refresh_token), client.client_id)
         if row is None:
             return None
         if not row["usable"]:
             self._forget_grant(row["grant_id"])  # a reused token has just revoked it
             return None
-        return GrantRefreshToken(token=refresh_token, client_id=client.client_id, scopes=list(row["scopes"]),
-                                 expires_at=int(row["expires_at"].timestamp()), resource=row["resource"],
-                                 subject=str(row["user_id"]), grant_id=row["grant_id"])
+        return GrantRefreshToken(
+            token=refresh_token,
+            client_id=client.client_id,
+            scopes=list(row["scopes"]),
+            expires_at=int(row["expires_at"].timestamp()),
+            resource=row["resource"],
+            subject=str(row["user_id"]),
+            grant_id=row["grant_id"],
+        )
 
-    async def exchange_refresh_token(self, client: OAuthClientInformationFull, refresh_token: RefreshToken,
-                                     scopes: list[str]) -> OAuthToken:
+    async def exchange_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
+    ) -> OAuthToken:
         new_refresh = new_secret()
-        row = await store.rotate_refresh(self._app(), digest(refresh_token.token), client.client_id,
-                                         digest(new_refresh), self._refresh_ttl_seconds)
+        row = await store.rotate_refresh(
+            self._app(), digest(refresh_token.token), client.client_id, digest(new_refresh), self._refresh_ttl_seconds
+        )
         if row is None:
             if isinstance(refresh_token, GrantRefreshToken):
                 self._forget_grant(refresh_token.grant_id)
@@ -123,12 +145,22 @@ class AuthorizationServer:
     async def load_access_token(self, token: str) -> GrantAccessToken | None:
         """One of this server's own access tokens (for /revoke; the bearer check verifies tokens itself)."""
         try:
-            claims = jwt.decode(token, self._app().jwt_secret, algorithms=["HS256"],
-                                issuer=policy.issuer(self._settings), audience=policy.resource(self._settings),
-                                options={"require": ["exp", "sub", "sid", "client_id"]})
-            return GrantAccessToken(token=token, client_id=str(claims["client_id"]), scopes=[],
-                                    expires_at=int(claims["exp"]), subject=str(claims["sub"]),
-                                    grant_id=UUID(str(claims["sid"])))
+            claims = jwt.decode(
+                token,
+                self._app().jwt_secret,
+                algorithms=["HS256"],
+                issuer=policy.issuer(self._settings),
+                audience=policy.resource(self._settings),
+                options={"require": ["exp", "sub", "sid", "client_id"]},
+            )
+            return GrantAccessToken(
+                token=token,
+                client_id=str(claims["client_id"]),
+                scopes=[],
+                expires_at=int(claims["exp"]),
+                subject=str(claims["sub"]),
+                grant_id=UUID(str(claims["sid"])),
+            )
         except (jwt.PyJWTError, ValueError):
             return None
 
@@ -147,13 +179,21 @@ class AuthorizationServer:
 
     def _tokens(self, client: OAuthClientInformationFull, grant: Any, refresh: str) -> OAuthToken:
         scopes = tuple(grant["scopes"])
-        claims = AccessTokenClaims(issuer=policy.issuer(self._settings), audience=policy.resource(self._settings),
-                                   user_id=grant["user_id"], email=grant["email"], client_id=client.client_id,
-                                   grant_id=grant["grant_id"], scopes=scopes)
+        claims = AccessTokenClaims(
+            issuer=policy.issuer(self._settings),
+            audience=policy.resource(self._settings),
+            user_id=grant["user_id"],
+            email=grant["email"],
+            client_id=client.client_id,
+            grant_id=grant["grant_id"],
+            scopes=scopes,
+        )
         ttl = self._settings.access_token_ttl_seconds
         return OAuthToken(
-            access_token=mint_access_token(self._app().jwt_secret, claims, ttl), token_type="Bearer",
-            expires_in=ttl, scope=" ".join(scopes) or None,
+            access_token=mint_access_token(self._app().jwt_secret, claims, ttl),
+            token_type="Bearer",
+            expires_in=ttl,
+            scope=" ".join(scopes) or None,
             refresh_token=refresh if "refresh_token" in client.grant_types else None,
         )
 

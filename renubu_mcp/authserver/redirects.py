@@ -16,8 +16,26 @@ from ..oauth.settings import is_loopback_host
 MAX_URI_CHARS = 2000
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 # Schemes a browser would run, read or hand to another program instead of returning to the app.
-_REFUSED_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "about", "blob", "filesystem", "ftp", "ws",
-                              "wss", "mailto", "tel", "sms", "view-source", "chrome", "intent"})
+_REFUSED_SCHEMES = frozenset(
+    {
+        "javascript",
+        "data",
+        "vbscript",
+        "file",
+        "about",
+        "blob",
+        "filesystem",
+        "ftp",
+        "ws",
+        "wss",
+        "mailto",
+        "tel",
+        "sms",
+        "view-source",
+        "chrome",
+        "intent",
+    }
+)
 
 
 def problem(uri: str) -> str | None:
@@ -61,7 +79,10 @@ def matches(registered: Iterable[str], requested: str) -> bool:
     for uri in candidates:
         known = _loopback(uri)
         if known is not None and (known.hostname, known.path or "/", known.query) == (
-                asked.hostname, asked.path or "/", asked.query):
+            asked.hostname,
+            asked.path or "/",
+            asked.query,
+        ):
             return True
     return False
 

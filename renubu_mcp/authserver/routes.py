@@ -35,20 +35,22 @@ def metadata(settings: Settings) -> OAuthMetadata:
     base = policy.issuer(settings)
     # Strings, not AnyHttpUrl objects: the model keeps an issuer without a path exactly as given (no "/" added),
     # and clients compare issuers as strings (RFC 8414 section 3.3).
-    return OAuthMetadata.model_validate(dict(
-        issuer=base,
-        authorization_endpoint=base + policy.AUTHORIZE_PATH,
-        token_endpoint=base + policy.TOKEN_PATH,
-        registration_endpoint=base + policy.REGISTER_PATH,
-        revocation_endpoint=base + policy.REVOKE_PATH,
-        response_types_supported=["code"],
-        grant_types_supported=sorted(clients.GRANT_TYPES),
-        token_endpoint_auth_methods_supported=list(clients.AUTH_METHODS),
-        revocation_endpoint_auth_methods_supported=list(clients.AUTH_METHODS),
-        code_challenge_methods_supported=["S256"],
-        client_id_metadata_document_supported=True,
-        authorization_response_iss_parameter_supported=True,
-    ))
+    return OAuthMetadata.model_validate(
+        dict(
+            issuer=base,
+            authorization_endpoint=base + policy.AUTHORIZE_PATH,
+            token_endpoint=base + policy.TOKEN_PATH,
+            registration_endpoint=base + policy.REGISTER_PATH,
+            revocation_endpoint=base + policy.REVOKE_PATH,
+            response_types_supported=["code"],
+            grant_types_supported=sorted(clients.GRANT_TYPES),
+            token_endpoint_auth_methods_supported=list(clients.AUTH_METHODS),
+            revocation_endpoint_auth_methods_supported=list(clients.AUTH_METHODS),
+            code_challenge_methods_supported=["S256"],
+            client_id_metadata_document_supported=True,
+            authorization_response_iss_parameter_supported=True,
+        )
+    )
 
 
 def _for_clients(handler: Callable[[Request], Awaitable[Response]], methods: list[str]) -> ASGIApp:
@@ -60,17 +62,24 @@ def _for_clients(handler: Callable[[Request], Awaitable[Response]], methods: lis
             return await handler(request)
         except DATABASE_ERRORS as exc:
             database_trouble(exc)
-            return JSONResponse({"error": "temporarily_unavailable",
-                                 "error_description": "the Renubu database is unavailable; try again shortly"},
-                                status_code=503, headers={"Cache-Control": "no-store"})
+            return JSONResponse(
+                {
+                    "error": "temporarily_unavailable",
+                    "error_description": "the Renubu database is unavailable; try again shortly",
+                },
+                status_code=503,
+                headers={"Cache-Control": "no-store"},
+            )
 
     limited = RequestBodyLimitMiddleware(request_response(guarded), MAX_BODY_BYTES)
-    return CORSMiddleware(limited, allow_origins=["*"], allow_methods=methods,
-                          allow_headers=[MCP_PROTOCOL_VERSION_HEADER])
+    return CORSMiddleware(
+        limited, allow_origins=["*"], allow_methods=methods, allow_headers=[MCP_PROTOCOL_VERSION_HEADER]
+    )
 
 
-def register(server: MCPServer, settings: Settings, app: Callable[[], Any],
-             forget_grant: Callable[[Any], None]) -> AuthorizationServer:
+def register(
+    server: MCPServer, settings: Settings, app: Callable[[], Any], forget_grant: Callable[[Any], None]
+) -> AuthorizationServer:
     """Add the routes (public: outside the bearer check) and return the provider behind them."""
     policy.check(settings)
     provider = AuthorizationServer(settings, app, forget_grant)
@@ -82,12 +91,21 @@ def register(server: MCPServer, settings: Settings, app: Callable[[], Any],
         (policy.METADATA_PATH, ["GET", "OPTIONS"], _for_clients(MetadataHandler(metadata(settings)).handle, ["GET"])),
         (policy.AUTHORIZE_PATH, ["GET"], authorize_endpoint(settings, app)),
         (policy.SIGN_IN_PATH, ["POST"], sign_in_endpoint(settings, app)),
-        (policy.TOKEN_PATH, ["POST", "OPTIONS"],
-         _for_clients(TokenHandler(sdk_provider, authenticator).handle, ["POST"])),
-        (policy.REGISTER_PATH, ["POST", "OPTIONS"],
-         _for_clients(RegistrationHandler(sdk_provider, ClientRegistrationOptions(enabled=True)).handle, ["POST"])),
-        (policy.REVOKE_PATH, ["POST", "OPTIONS"],
-         _for_clients(RevocationHandler(sdk_provider, authenticator).handle, ["POST"])),
+        (
+            policy.TOKEN_PATH,
+            ["POST", "OPTIONS"],
+            _for_clients(TokenHandler(sdk_provider, authenticator).handle, ["POST"]),
+        ),
+        (
+            policy.REGISTER_PATH,
+            ["POST", "OPTIONS"],
+            _for_clients(RegistrationHandler(sdk_provider, ClientRegistrationOptions(enabled=True)).handle, ["POST"]),
+        ),
+        (
+            policy.REVOKE_PATH,
+            ["POST", "OPTIONS"],
+            _for_clients(RevocationHandler(sdk_provider, authenticator).handle, ["POST"]),
+        ),
     ]
     for path, methods, endpoint in endpoints:
         server.custom_route(path, methods=methods)(endpoint)

@@ -52,8 +52,10 @@ def _problem(message: str, status_code: int, title: str = "Cannot sign in") -> R
 def database_trouble(exc: BaseException) -> None:
     """Log why a step could not be taken (never the request's secrets), naming the fix for a missing grant."""
     if isinstance(exc, asyncpg.InsufficientPrivilegeError):
-        log.error("the login role may not use schema renubu_auth: GRANT USAGE ON SCHEMA renubu_auth and EXECUTE on "
-                  "its functions to it (the migrations grant them to authenticator), or sign-in cannot work")
+        log.error(
+            "the login role may not use schema renubu_auth: GRANT USAGE ON SCHEMA renubu_auth and EXECUTE on "
+            "its functions to it (the migrations grant them to authenticator), or sign-in cannot work"
+        )
     else:
         log.warning("authorization server: database %s", type(exc).__name__)
 
@@ -74,8 +76,17 @@ def _csrf(settings_secret: str, attempt_hash: str, nonce: str) -> str:
     return hmac.new(key, f"{attempt_hash}:{nonce}".encode(), hashlib.sha256).hexdigest()
 
 
-def _form(app: Any, settings: Settings, client: clients.Client, redirect_uri: str, attempt: str, *,
-          email: str = "", error: str | None = None, status_code: int = 200) -> Response:
+def _form(
+    app: Any,
+    settings: Settings,
+    client: clients.Client,
+    redirect_uri: str,
+    attempt: str,
+    *,
+    email: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
     nonce = secrets.token_urlsafe(24)
     csrf = _csrf(app.jwt_secret, digest(attempt), nonce)
     name = client.name
@@ -84,26 +95,39 @@ def _form(app: Any, settings: Settings, client: clients.Client, redirect_uri: st
         who += f" (published by <code>{esc(urlsplit(client.client_id).netloc)}</code>)"
     body = (
         f"<p>{who} wants to use Renubu as you: it will see and change what you can see and change.</p>"
-        f"<p>After you sign in, your browser goes back to <code id=\"redirect-host\">"
+        f'<p>After you sign in, your browser goes back to <code id="redirect-host">'
         f"{esc(redirects.shown_as(redirect_uri))}</code>. Sign in only if you started this from that app.</p>"
         + (f'<p class="error" id="error">{esc(error)}</p>' if error else "")
         + f'<form method="post" action="{esc(policy.SIGN_IN_PATH)}">'
-          f'<input type="hidden" name="attempt" value="{esc(attempt)}">'
-          f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
-          '<label for="email">Email</label>'
-          f'<input type="email" id="email" name="email" required maxlength="{MAX_EMAIL_CHARS}" autocomplete="username"'
-          f' value="{esc(email)}">'
-          '<label for="password">Password</label>'
-          f'<input type="password" id="password" name="password" required maxlength="{MAX_PASSWORD_CHARS}"'
-          ' autocomplete="current-password">'
-          '<button type="submit" name="decision" value="allow" id="allow">Sign in and allow</button>'
-          '<button type="submit" name="decision" value="deny" id="deny" class="secondary" formnovalidate>'
-          'Deny</button></form>'
+        f'<input type="hidden" name="attempt" value="{esc(attempt)}">'
+        f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
+        '<label for="email">Email</label>'
+        f'<input type="email" id="email" name="email" required maxlength="{MAX_EMAIL_CHARS}" autocomplete="username"'
+        f' value="{esc(email)}">'
+        '<label for="password">Password</label>'
+        f'<input type="password" id="password" name="password" required maxlength="{MAX_PASSWORD_CHARS}"'
+        ' autocomplete="current-password">'
+        '<button type="submit" name="decision" value="allow" id="allow">Sign in and allow</button>'
+        '<button type="submit" name="decision" value="deny" id="deny" class="secondary" formnovalidate>'
+        "Deny</button></form>"
     )
-    response = render_page("Sign in to Renubu", body, tone="neutral", status_code=status_code, forms=True,
-                           form_targets=(redirects.form_target(redirect_uri),))
-    response.set_cookie(COOKIE, nonce, max_age=600, path=policy.AUTHORIZE_PATH,
-                        secure=urlsplit(settings.base_url).scheme == "https", httponly=True, samesite="strict")
+    response = render_page(
+        "Sign in to Renubu",
+        body,
+        tone="neutral",
+        status_code=status_code,
+        forms=True,
+        form_targets=(redirects.form_target(redirect_uri),),
+    )
+    response.set_cookie(
+        COOKIE,
+        nonce,
+        max_age=600,
+        path=policy.AUTHORIZE_PATH,
+        secure=urlsplit(settings.base_url).scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
     return response
 
 
@@ -126,8 +150,9 @@ def authorize_endpoint(settings: Settings, get_app: Callable[[], Any]) -> Callab
         redirect_uri = params.get("redirect_uri") or (registered[0] if len(registered) == 1 else None)
         if redirect_uri is None or not redirects.matches(registered, redirect_uri):
             # Never redirect to an address the client did not register: that is how codes get stolen.
-            return _problem(f"This sign-in link sends you back to an address the app did not register. {START_AGAIN}",
-                            400)
+            return _problem(
+                f"This sign-in link sends you back to an address the app did not register. {START_AGAIN}", 400
+            )
 
         state = params.get("state")
 
@@ -147,8 +172,9 @@ def authorize_endpoint(settings: Settings, get_app: Callable[[], Any]) -> Callab
         attempt = new_secret()
         try:
             # Scopes: what a user may do is decided by row-level security, not by the token; none are granted.
-            await store.start_sign_in(app, digest(attempt), client.client_id, redirect_uri, challenge, state,
-                                      resource, [])
+            await store.start_sign_in(
+                app, digest(attempt), client.client_id, redirect_uri, challenge, state, resource, []
+            )
         except DATABASE_ERRORS as exc:
             return _unavailable(exc)
         return _form(app, settings, client, redirect_uri, attempt)
@@ -175,21 +201,34 @@ def sign_in_endpoint(settings: Settings, get_app: Callable[[], Any]) -> Callable
         if row is None or client is None:
             return _problem(f"This sign-in is not valid. {START_AGAIN}", 404)
         if not row["usable"]:
-            return _problem(f"This sign-in has expired or was used already. {START_AGAIN}", 410,
-                            title="Sign-in expired")
+            return _problem(
+                f"This sign-in has expired or was used already. {START_AGAIN}", 410, title="Sign-in expired"
+            )
         redirect_uri = row["redirect_uri"]
         nonce = request.cookies.get(COOKIE, "")
         expected = _csrf(app.jwt_secret, digest(attempt), nonce)
         if not nonce or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
-            return _form(app, settings, client, redirect_uri, attempt, status_code=403,
-                         error="This form is out of date (or did not come from this page). Try again.")
+            return _form(
+                app,
+                settings,
+                client,
+                redirect_uri,
+                attempt,
+                status_code=403,
+                error="This form is out of date (or did not come from this page). Try again.",
+            )
         try:
             if form.get("decision") == "deny":
                 done = await store.finish_sign_in(app, digest(attempt), None, None)
                 if done is None:
                     return _problem(f"This sign-in has expired or was used already. {START_AGAIN}", 410)
-                return _back_to_client(settings, done["redirect_uri"], error="access_denied",
-                                       error_description="the user did not allow access", state=done["state"])
+                return _back_to_client(
+                    settings,
+                    done["redirect_uri"],
+                    error="access_denied",
+                    error_description="the user did not allow access",
+                    state=done["state"],
+                )
             return await _check(app, settings, client, redirect_uri, attempt, form)
         except DATABASE_ERRORS as exc:
             return _unavailable(exc)
@@ -197,12 +236,21 @@ def sign_in_endpoint(settings: Settings, get_app: Callable[[], Any]) -> Callable
     return sign_in
 
 
-async def _check(app: Any, settings: Settings, client: clients.Client, redirect_uri: str, attempt: str,
-                 form: dict[str, str]) -> Response:
+async def _check(
+    app: Any, settings: Settings, client: clients.Client, redirect_uri: str, attempt: str, form: dict[str, str]
+) -> Response:
     email, password = form.get("email", "").strip(), form.get("password", "")
     if not email or not password or len(email) > MAX_EMAIL_CHARS or len(password) > MAX_PASSWORD_CHARS:
-        return _form(app, settings, client, redirect_uri, attempt, email=email[:MAX_EMAIL_CHARS], status_code=400,
-                     error="Enter your email and your password.")
+        return _form(
+            app,
+            settings,
+            client,
+            redirect_uri,
+            attempt,
+            email=email[:MAX_EMAIL_CHARS],
+            status_code=400,
+            error="Enter your email and your password.",
+        )
     verdict = await store.check_password(app, email, password)
     outcome, wait = verdict["outcome"], verdict["retry_after_seconds"]
     log.info("sign-in for client %s: %s", client.client_id, outcome)
@@ -217,10 +265,21 @@ async def _check(app: Any, settings: Settings, client: clients.Client, redirect_
     if outcome == "throttled":
         message = f"Too many failed sign-ins for this account. Wait {wait} seconds, then try again."
     elif outcome == "locked":
-        message = (f"Too many failed sign-ins: this account is locked for {max(1, round(wait / 60))} minutes. "
-                   "An admin can lift the lock by setting a new password.")
+        message = (
+            f"Too many failed sign-ins: this account is locked for {max(1, round(wait / 60))} minutes. "
+            "An admin can lift the lock by setting a new password."
+        )
     else:
         message = "The email or the password is not right." + (
-            f" Wait {wait} seconds before trying again." if wait else "")
-    return _form(app, settings, client, redirect_uri, attempt, email=email, error=message,
-                 status_code=429 if outcome in ("throttled", "locked") else 401)
+            f" Wait {wait} seconds before trying again." if wait else ""
+        )
+    return _form(
+        app,
+        settings,
+        client,
+        redirect_uri,
+        attempt,
+        email=email,
+        error=message,
+        status_code=429 if outcome in ("throttled", "locked") else 401,
+    )

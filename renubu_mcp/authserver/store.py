@@ -31,10 +31,27 @@ async def save_client_document(app: Any, client_id: str, metadata: dict[str, Any
     await _value(app, "SELECT renubu_auth.save_client_document($1, $2)", client_id, metadata)
 
 
-async def start_sign_in(app: Any, attempt_hash: str, client_id: str, redirect_uri: str, code_challenge: str,
-                        state: str | None, resource: str | None, scopes: list[str]) -> None:
-    await _value(app, "SELECT renubu_auth.start_sign_in($1, $2, $3, $4, $5, $6, $7)",
-                 attempt_hash, client_id, redirect_uri, code_challenge, state, resource, scopes)
+async def start_sign_in(
+    app: Any,
+    attempt_hash: str,
+    client_id: str,
+    redirect_uri: str,
+    code_challenge: str,
+    state: str | None,
+    resource: str | None,
+    scopes: list[str],
+) -> None:
+    await _value(
+        app,
+        "SELECT renubu_auth.start_sign_in($1, $2, $3, $4, $5, $6, $7)",
+        attempt_hash,
+        client_id,
+        redirect_uri,
+        code_challenge,
+        state,
+        resource,
+        scopes,
+    )
 
 
 async def sign_in(app: Any, attempt_hash: str) -> asyncpg.Record | None:
@@ -49,8 +66,9 @@ async def check_password(app: Any, email: str, password: str) -> asyncpg.Record:
     return row
 
 
-async def finish_sign_in(app: Any, attempt_hash: str, user_id: UUID | None,
-                         code_hash: str | None) -> asyncpg.Record | None:
+async def finish_sign_in(
+    app: Any, attempt_hash: str, user_id: UUID | None, code_hash: str | None
+) -> asyncpg.Record | None:
     """(redirect_uri, state) of an attempt ended now, with a code for the user or (no user) refused."""
     return await _row(app, "SELECT * FROM renubu_auth.finish_sign_in($1, $2, $3)", attempt_hash, user_id, code_hash)
 
@@ -59,22 +77,37 @@ async def look_up_code(app: Any, code_hash: str, client_id: str) -> asyncpg.Reco
     return await _row(app, "SELECT * FROM renubu_auth.look_up_code($1, $2)", code_hash, client_id)
 
 
-async def redeem_code(app: Any, code_hash: str, client_id: str, refresh_hash: str,
-                      refresh_ttl_seconds: int) -> asyncpg.Record | None:
-    return await _row(app, "SELECT * FROM renubu_auth.redeem_code($1, $2, $3, $4)",
-                      code_hash, client_id, refresh_hash, refresh_ttl_seconds)
+async def redeem_code(
+    app: Any, code_hash: str, client_id: str, refresh_hash: str, refresh_ttl_seconds: int
+) -> asyncpg.Record | None:
+    return await _row(
+        app,
+        "SELECT * FROM renubu_auth.redeem_code($1, $2, $3, $4)",
+        code_hash,
+        client_id,
+        refresh_hash,
+        refresh_ttl_seconds,
+    )
 
 
 async def look_up_refresh(app: Any, token_hash: str, client_id: str) -> asyncpg.Record | None:
     return await _row(app, "SELECT * FROM renubu_auth.look_up_refresh($1, $2)", token_hash, client_id)
 
 
-async def rotate_refresh(app: Any, token_hash: str, client_id: str, new_hash: str,
-                         refresh_ttl_seconds: int) -> asyncpg.Record | None:
-    return await _row(app, "SELECT * FROM renubu_auth.rotate_refresh($1, $2, $3, $4)",
-                      token_hash, client_id, new_hash, refresh_ttl_seconds)
+async def rotate_refresh(
+    app: Any, token_hash: str, client_id: str, new_hash: str, refresh_ttl_seconds: int
+) -> asyncpg.Record | None:
+    return await _row(
+        app,
+        "SELECT * FROM renubu_auth.rotate_refresh($1, $2, $3, $4)",
+        token_hash,
+        client_id,
+        new_hash,
+        refresh_ttl_seconds,
+    )
 
 
-async def revoke_grant(app: Any, client_id: str, *, grant_id: UUID | None = None,
-                       refresh_hash: str | None = None) -> bool:
+async def revoke_grant(
+    app: Any, client_id: str, *, grant_id: UUID | None = None, refresh_hash: str | None = None
+) -> bool:
     return bool(await _value(app, "SELECT renubu_auth.revoke_grant($1, $2, $3)", grant_id, refresh_hash, client_id))

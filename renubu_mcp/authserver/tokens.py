@@ -40,8 +40,14 @@ class AccessTokenClaims:
 def mint_access_token(secret: str, claims: AccessTokenClaims, ttl_seconds: int) -> str:
     now = int(time.time())
     payload = {
-        "iss": claims.issuer, "aud": claims.audience, "sub": str(claims.user_id), "role": "authenticated",
-        "iat": now, "exp": now + ttl_seconds, "client_id": claims.client_id, "sid": str(claims.grant_id),
+        "iss": claims.issuer,
+        "aud": claims.audience,
+        "sub": str(claims.user_id),
+        "role": "authenticated",
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "client_id": claims.client_id,
+        "sid": str(claims.grant_id),
         "jti": secrets.token_urlsafe(12),
     }
     if claims.email:

@@ -53,7 +53,8 @@ from .hub import ChangeHub
 LIST_TTL_MS = 300_000
 _SAME_FOR_A_ROLE: tuple[CacheableMethod, ...] = ("tools/list", "prompts/list", "resources/templates/list")
 CACHE_HINTS: dict[CacheableMethod, CacheHint] = {
-    method: CacheHint(ttl_ms=LIST_TTL_MS, scope="private") for method in _SAME_FOR_A_ROLE}
+    method: CacheHint(ttl_ms=LIST_TTL_MS, scope="private") for method in _SAME_FOR_A_ROLE
+}
 
 
 def behind_transaction_pooler(database_url: str | None) -> bool:
@@ -88,8 +89,9 @@ def register(server: MCPServer, settings: Settings, *, recheck: subscriptions.Re
     lowlevel.add_request_handler("completion/complete", CompleteRequestParams, Completions(server))
     live = notifications_available(settings)
     if live:
-        lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams,
-                                     subscriptions.ListenHandler(recheck))
+        lowlevel.add_request_handler(
+            "subscriptions/listen", SubscriptionsListenRequestParams, subscriptions.ListenHandler(recheck)
+        )
         # Registered for every connection (the SDK then advertises them in every initialize result); the gate
         # keeps both to the connections that can be sent updates.
         lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscriptions.Subscribe(recheck))
@@ -115,15 +117,19 @@ class SubscribeGate:
             if isinstance(result, dict) and not subscriptions.connection_of(ctx).has_standalone_channel:
                 resources = result.get("capabilities", {}).get("resources")
                 if isinstance(resources, dict) and resources.get("subscribe"):
-                    result = {**result, "capabilities": {**result["capabilities"],
-                                                         "resources": {**resources, "subscribe": False}}}
+                    result = {
+                        **result,
+                        "capabilities": {**result["capabilities"], "resources": {**resources, "subscribe": False}},
+                    }
             return result
         if ctx.method in ("resources/subscribe", "resources/unsubscribe") and not can_be_sent_updates(ctx):
             if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
                 message = f"{ctx.method} is not part of protocol {ctx.protocol_version}: use subscriptions/listen"
             else:
-                message = (f"{ctx.method} needs a session: send initialize first, then its mcp-session-id on every "
-                           "request (updates arrive on the session's GET stream)")
+                message = (
+                    f"{ctx.method} needs a session: send initialize first, then its mcp-session-id on every "
+                    "request (updates arrive on the session's GET stream)"
+                )
             raise MCPError(code=METHOD_NOT_FOUND, message=message)
         return await call_next(ctx)
 
@@ -146,8 +152,10 @@ def _discover(lowlevel: Server[Any], *, subscribe: bool):
 
     async def discover(ctx: ServerRequestContext[Any, Any], params: RequestParams) -> DiscoverResult:
         capabilities = lowlevel.get_capabilities(protocol_version=ctx.protocol_version)
-        return DiscoverResult(supported_versions=list(MODERN_PROTOCOL_VERSIONS),
-                              capabilities=delivered(capabilities, subscribe=subscribe),
-                              instructions=lowlevel.instructions)
+        return DiscoverResult(
+            supported_versions=list(MODERN_PROTOCOL_VERSIONS),
+            capabilities=delivered(capabilities, subscribe=subscribe),
+            instructions=lowlevel.instructions,
+        )
 
     return discover

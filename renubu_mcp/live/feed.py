@@ -53,8 +53,9 @@ class ChangeFeed:
         except asyncio.TimeoutError:
             pass
         if not self._listening.is_set():
-            raise Unavailable("live notifications are unavailable right now: the Renubu database cannot be reached; "
-                              "try again shortly")
+            raise Unavailable(
+                "live notifications are unavailable right now: the Renubu database cannot be reached; try again shortly"
+            )
 
     async def close(self) -> None:
         self._closed = True

@@ -60,12 +60,19 @@ class ChangeHub:
     def watches(self) -> list[Watch]:
         return list(self._watches)
 
-    async def watch(self, principal: Principal, deliver: Callable[[str], Awaitable[None]],
-                    uris: dict[ResourceRef, str] | None = None, on_close: Callable[[], None] | None = None) -> Watch:
+    async def watch(
+        self,
+        principal: Principal,
+        deliver: Callable[[str], Awaitable[None]],
+        uris: dict[ResourceRef, str] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> Watch:
         """A new watch, once the feed listens (so no change committed after this returns is missed)."""
         if self._feed is None:
-            raise Unavailable("live notifications are off on this server: it has no direct database connection to "
-                              "listen on (see RENUBU_LISTEN_DATABASE_URL)")
+            raise Unavailable(
+                "live notifications are off on this server: it has no direct database connection to "
+                "listen on (see RENUBU_LISTEN_DATABASE_URL)"
+            )
         await self._feed.start()
         if not self._tasks:
             self._tasks.append(asyncio.create_task(self._work(), name="renubu-change-hub"))
@@ -155,8 +162,9 @@ class ChangeHub:
 
         await asyncio.gather(*(deliver(group) for group in groups.values()))
 
-    async def _deliver(self, principal: Principal, wanted: dict[Watch, set[tuple[ResourceRef, ResourceRef | None]]]
-                       ) -> None:
+    async def _deliver(
+        self, principal: Principal, wanted: dict[Watch, set[tuple[ResourceRef, ResourceRef | None]]]
+    ) -> None:
         refs = {ref for pairs in wanted.values() for pair in pairs for ref in pair if ref is not None}
         visible = await self.readable(principal, refs)
         for watch, pairs in wanted.items():

@@ -67,9 +67,13 @@ def _hub(ctx: ServerRequestContext[AppState, Any]) -> ChangeHub:
 
 
 def _unknown(uri: str) -> MCPError:
-    return MCPError(code=INVALID_PARAMS, message=(
-        f"{uri!r} is not a resource of this server; subscribe to a URI from resources/list or "
-        "resources/templates/list"))
+    return MCPError(
+        code=INVALID_PARAMS,
+        message=(
+            f"{uri!r} is not a resource of this server; subscribe to a URI from resources/list or "
+            "resources/templates/list"
+        ),
+    )
 
 
 def _unavailable(exc: ToolError) -> MCPError:
@@ -129,8 +133,9 @@ class WhileTokenAccepted:
     (its user deactivated, its grant revoked), so it stops when a request would be refused; a request with an
     accepted token (a refreshed one) resumes it. The hub has already checked RLS as the session's user."""
 
-    def __init__(self, send: Callable[[str], Awaitable[None]], session_id: str, token: AccessToken,
-                 recheck: Recheck | None) -> None:
+    def __init__(
+        self, send: Callable[[str], Awaitable[None]], session_id: str, token: AccessToken, recheck: Recheck | None
+    ) -> None:
         self._send = send
         self._session_id = session_id
         self._token = token
@@ -189,8 +194,9 @@ class ListenHandler:
         for stream in list(self._streams):
             stream.close()
 
-    async def __call__(self, ctx: ServerRequestContext[AppState, Any], params: SubscriptionsListenRequestParams
-                       ) -> SubscriptionsListenResult:
+    async def __call__(
+        self, ctx: ServerRequestContext[AppState, Any], params: SubscriptionsListenRequestParams
+    ) -> SubscriptionsListenResult:
         subscription_id = ctx.request_id
         if subscription_id is None:
             raise MCPError(INVALID_REQUEST, "subscriptions/listen requires a request id")
@@ -230,15 +236,18 @@ class ListenHandler:
                     raise _unavailable(exc) from None
             await ctx.session.send_notification(
                 SubscriptionsAcknowledgedNotification(
-                    params=SubscriptionsAcknowledgedNotificationParams(notifications=honored, _meta=meta)),
-                related_request_id=subscription_id)
+                    params=SubscriptionsAcknowledgedNotificationParams(notifications=honored, _meta=meta)
+                ),
+                related_request_id=subscription_id,
+            )
             async with anyio.create_task_group() as checks:
                 if self._recheck is not None and token is not None:
                     checks.start_soon(self._end_when_refused, token.token, send)
                 with anyio.move_on_after(max(lasts, 0) if lasts is not None else float("inf")):
                     async for uri in receive:
-                        await ctx.session.send_notification(event_to_notification(ResourceUpdated(uri=uri), meta),
-                                                            related_request_id=subscription_id)
+                        await ctx.session.send_notification(
+                            event_to_notification(ResourceUpdated(uri=uri), meta), related_request_id=subscription_id
+                        )
                 checks.cancel_scope.cancel()
         finally:
             if watch is not None:

@@ -39,8 +39,9 @@ class Waker:
             try:
                 await self.sweep()
             except Exception as exc:  # the database is down, say: the next sweep tries again
-                log.warning("could not wake watched workflows (%s); trying again in %g s", type(exc).__name__,
-                            SWEEP_SECONDS)
+                log.warning(
+                    "could not wake watched workflows (%s); trying again in %g s", type(exc).__name__, SWEEP_SECONDS
+                )
 
     async def sweep(self) -> None:
         watched: dict[tuple[str, str], tuple[Principal, dict[str, set[str]]]] = {}
@@ -54,8 +55,9 @@ class Waker:
             await self._wake(principal, kinds)
 
     async def _wake(self, principal: Principal, kinds: dict[str, set[str]]) -> None:
-        rows = await self._db.call_as(principal, "public.read_as", "due_to_wake",
-                                      json.dumps({kind: sorted(keys) for kind, keys in kinds.items()}))
+        rows = await self._db.call_as(
+            principal, "public.read_as", "due_to_wake", json.dumps({kind: sorted(keys) for kind, keys in kinds.items()})
+        )
         due = json.loads(rows[0][0])
         if not due:
             return

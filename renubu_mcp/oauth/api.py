@@ -35,8 +35,16 @@ MAX_RESPONSE_BYTES = 100_000
 REQUEST_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 # Response headers worth passing on; cookies and anything else stay behind.
-RETURNED_HEADERS = ("content-type", "content-length", "location", "retry-after", "link", "x-ratelimit-limit",
-                    "x-ratelimit-remaining", "x-ratelimit-reset")
+RETURNED_HEADERS = (
+    "content-type",
+    "content-length",
+    "location",
+    "retry-after",
+    "link",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+)
 REDACTED = "[redacted]"
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -86,8 +94,13 @@ class ApiResponse:
 
 
 async def integration_request(
-    app, principal: Principal, install_ref: str | UUID, method: str, path: str,
-    query: dict[str, Any] | None = None, body: Any = None,
+    app,
+    principal: Principal,
+    install_ref: str | UUID,
+    method: str,
+    path: str,
+    query: dict[str, Any] | None = None,
+    body: Any = None,
 ) -> ApiResponse:
     """One call to the integration's API with the user's token; on a 401, one refresh and one retry."""
     method = method.upper()
@@ -137,7 +150,12 @@ def credential_header(header: str, token: str) -> dict[str, str]:
 
 
 async def _send(
-    name: str, method: str, url: httpx.URL, query: dict[str, Any] | None, content: bytes | None, header: str,
+    name: str,
+    method: str,
+    url: httpx.URL,
+    query: dict[str, Any] | None,
+    content: bytes | None,
+    header: str,
     token: str,
 ) -> ApiResponse:
     headers = {**credential_header(header, token), "Accept": "application/json"}
@@ -145,8 +163,9 @@ async def _send(
         headers["Content-Type"] = "application/json"
     try:
         async with http_client(timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)) as client:
-            async with client.stream(method, url, params=cast(Any, _params(query)), content=content,
-                                     headers=headers) as resp:
+            async with client.stream(
+                method, url, params=cast(Any, _params(query)), content=content, headers=headers
+            ) as resp:
                 chunks, size, truncated = [], 0, False
                 async for chunk in resp.aiter_bytes():
                     chunks.append(chunk)

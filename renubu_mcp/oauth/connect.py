@@ -130,16 +130,23 @@ async def start_connect(
     digest = link_hash(token)
     made = await conn.fetchrow(_NEW_LINK, digest, install["id"], kind, requested)
     return ConnectStart(
-        install_id=install["id"], slug=entry["slug"], name=entry["name"], connection_type=kind,
-        install_status=install["status"], connect_url=f"{server_url}{CONNECT_PATH}/{token}",
-        expires_at=made["expires_at"], elicitation_id=elicitation_id(digest), started_at=made["created_at"],
+        install_id=install["id"],
+        slug=entry["slug"],
+        name=entry["name"],
+        connection_type=kind,
+        install_status=install["status"],
+        connect_url=f"{server_url}{CONNECT_PATH}/{token}",
+        expires_at=made["expires_at"],
+        elicitation_id=elicitation_id(digest),
+        started_at=made["created_at"],
     )
 
 
 async def withdraw(conn: asyncpg.Connection, install_id: UUID) -> None:
     """The user declined to open the page: the install's live link goes (a spent one stays, to say so)."""
-    await conn.execute("DELETE FROM public.connect_links WHERE user_integration_id = $1 AND consumed_at IS NULL",
-                       install_id)
+    await conn.execute(
+        "DELETE FROM public.connect_links WHERE user_integration_id = $1 AND consumed_at IS NULL", install_id
+    )
 
 
 # --- the page (no user identity: the link names the user) ---------------------------------------------------
@@ -196,8 +203,10 @@ async def find_link(app, token: str) -> Link | None:
             async with conn.transaction():
                 owner = await conn.fetchrow("SELECT * FROM public.connect_link_owner($1)", digest)
     except asyncpg.InsufficientPrivilegeError:
-        log.error("the login role may not execute public.connect_link_owner(text): grant it EXECUTE "
-                  "(the migrations grant it to authenticator), or connect pages cannot work")
+        log.error(
+            "the login role may not execute public.connect_link_owner(text): grant it EXECUTE "
+            "(the migrations grant it to authenticator), or connect pages cannot work"
+        )
         raise LinkUnavailable from None
     except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         log.warning("could not look a connect link up: database error")
@@ -213,8 +222,9 @@ async def find_link(app, token: str) -> Link | None:
         return None
     values = dict(row)
     values["requested_scopes"] = tuple(values["requested_scopes"])
-    return Link(token_hash=digest, user_id=owner["user_id"], expired=owner["expired"], consumed=owner["consumed"],
-                **values)
+    return Link(
+        token_hash=digest, user_id=owner["user_id"], expired=owner["expired"], consumed=owner["consumed"], **values
+    )
 
 
 @dataclass(frozen=True)
@@ -261,8 +271,10 @@ UPDATE public.user_integrations SET
   last_error = NULL
 WHERE id = $1
 """
-_SPENT = ("This link has already been used, or it has expired. Ask your assistant to connect the integration "
-          "again to get a new link.")
+_SPENT = (
+    "This link has already been used, or it has expired. Ask your assistant to connect the integration "
+    "again to get a new link."
+)
 
 
 def check_api_key(value: str) -> str | None:
@@ -338,9 +350,14 @@ async def begin_authorization(app, link: Link) -> Authorizing | Submitted:
         install_id = await _spend_and_lock(conn, link, "oauth2", unstored="nothing was started")
         if isinstance(install_id, Submitted):
             return install_id
-        started = await flow.start_authorization(conn, key=key, redirect_uri=callback, slug=link.slug,
-                                                 scopes=list(link.requested_scopes) or None,
-                                                 elicitation_id=link.elicitation_id)
+        started = await flow.start_authorization(
+            conn,
+            key=key,
+            redirect_uri=callback,
+            slug=link.slug,
+            scopes=list(link.requested_scopes) or None,
+            elicitation_id=link.elicitation_id,
+        )
     return Authorizing(started.authorization_url)
 
 

@@ -75,7 +75,12 @@ RETURNING expires_at
 
 
 async def start_authorization(
-    conn: asyncpg.Connection, *, key: str, redirect_uri: str, slug: str, scopes: list[str] | None,
+    conn: asyncpg.Connection,
+    *,
+    key: str,
+    redirect_uri: str,
+    slug: str,
+    scopes: list[str] | None,
     elicitation_id: str | None = None,
 ) -> AuthorizationStart:
     """Create or reuse the caller's install and a single-use state; the URL the user opens to approve.
@@ -97,17 +102,35 @@ async def start_authorization(
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters of [A-Za-z0-9_-]: RFC 7636 wants 43-128
     expires_at = await conn.fetchval(
-        _NEW_STATE, state_hash(state), install["id"], verifier, key, key_id(key), redirect_uri, list(requested),
+        _NEW_STATE,
+        state_hash(state),
+        install["id"],
+        verifier,
+        key,
+        key_id(key),
+        redirect_uri,
+        list(requested),
         elicitation_id,
     )
     url = prepare_grant_uri(
-        entry["authorization_url"], client_id=entry["client_id"], response_type="code", redirect_uri=redirect_uri,
-        scope=list(requested) or None, state=state, code_challenge=create_s256_code_challenge(verifier),
+        entry["authorization_url"],
+        client_id=entry["client_id"],
+        response_type="code",
+        redirect_uri=redirect_uri,
+        scope=list(requested) or None,
+        state=state,
+        code_challenge=create_s256_code_challenge(verifier),
         code_challenge_method="S256",
     )
     return AuthorizationStart(
-        install_id=install["id"], slug=entry["slug"], name=entry["name"], install_status=install["status"],
-        authorization_url=url, redirect_uri=redirect_uri, scopes=requested, expires_at=expires_at,
+        install_id=install["id"],
+        slug=entry["slug"],
+        name=entry["name"],
+        install_status=install["status"],
+        authorization_url=url,
+        redirect_uri=redirect_uri,
+        scopes=requested,
+        expires_at=expires_at,
     )
 
 
@@ -181,8 +204,10 @@ async def _consume(app, state: str) -> asyncpg.Record | None:
             async with conn.transaction():
                 return await conn.fetchrow("SELECT * FROM public.consume_oauth_state($1)", state_hash(state))
     except asyncpg.InsufficientPrivilegeError:
-        log.error("the login role may not execute public.consume_oauth_state(text): grant it EXECUTE "
-                  "(the migrations grant it to authenticator), or OAuth callbacks cannot complete")
+        log.error(
+            "the login role may not execute public.consume_oauth_state(text): grant it EXECUTE "
+            "(the migrations grant it to authenticator), or OAuth callbacks cannot complete"
+        )
         raise Unavailable("database misconfigured") from None
     except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         log.warning("could not consume an OAuth state: database error", exc_info=False)
@@ -190,7 +215,11 @@ async def _consume(app, state: str) -> asyncpg.Record | None:
 
 
 async def _finish(
-    app, principal: Principal, consumed: asyncpg.Record, params: Mapping[str, str], expected_user: UUID | None,
+    app,
+    principal: Principal,
+    consumed: asyncpg.Record,
+    params: Mapping[str, str],
+    expected_user: UUID | None,
     digest: str,
 ) -> CallbackOutcome:
     keys = keyring(app)
@@ -198,13 +227,16 @@ async def _finish(
     async with transaction_as(app, principal) as conn:
         cfg = await provider_config(conn, consumed["integration_id"], keys)
         # Started from a connect page a client opened (URL-mode elicitation): that client hears when it is done.
-        elicitation = await conn.fetchval("SELECT elicitation_id FROM public.oauth_states WHERE state_hash = $1",
-                                          digest)
+        elicitation = await conn.fetchval(
+            "SELECT elicitation_id FROM public.oauth_states WHERE state_hash = $1", digest
+        )
         verifier = None
         state_key = keys.for_id(consumed["encryption_key_id"])
         if state_key is not None:
             row = await fetchrow_decrypting(
-                conn, "SELECT public.decrypt_oauth_token($1, $2) AS verifier", consumed["code_verifier_encrypted"],
+                conn,
+                "SELECT public.decrypt_oauth_token($1, $2) AS verifier",
+                consumed["code_verifier_encrypted"],
                 state_key,
             )
             verifier = row["verifier"] if row is not None else None
@@ -228,24 +260,35 @@ async def _finish(
     assert grant is not None  # no problem means the code was exchanged
     stored = await _store_grant(app, principal, consumed, grant, keys, cfg)
     if stored is None:
-        return _failed(f"{cfg.name} was uninstalled while you were signing in, so nothing was stored.",
-                       title=f"{cfg.name} was not connected", status_code=409)
+        return _failed(
+            f"{cfg.name} was uninstalled while you were signing in, so nothing was stored.",
+            title=f"{cfg.name} was not connected",
+            status_code=409,
+        )
     log.info("integration %s connected", cfg.slug)
     await app.elicitations.complete(elicitation)
     return CallbackOutcome(
-        ok=True, title=f"{cfg.name} is connected",
-        message="You can close this window and go back to your assistant.", afterwards=stored,
+        ok=True,
+        title=f"{cfg.name} is connected",
+        message="You can close this window and go back to your assistant.",
+        afterwards=stored,
     )
 
 
 def _problem(
-    cfg: ProviderConfig, consumed: asyncpg.Record, params: Mapping[str, str], expected_user: UUID | None,
-    verifier: str | None, iss_required: bool = False,
+    cfg: ProviderConfig,
+    consumed: asyncpg.Record,
+    params: Mapping[str, str],
+    expected_user: UUID | None,
+    verifier: str | None,
+    iss_required: bool = False,
 ) -> tuple[str, str] | None:
     """(what the browser is told, what is recorded on the install), or None when the exchange may go ahead."""
     if expected_user is not None and consumed["user_id"] != expected_user:
-        return ("This sign-in was started by a different Renubu user, so this server did not accept it.",
-                "an authorization response reached another user's server and was discarded")
+        return (
+            "This sign-in was started by a different Renubu user, so this server did not accept it.",
+            "an authorization response reached another user's server and was discarded",
+        )
     if consumed["expired"]:
         return ("The sign-in link expired (links last 10 minutes).", "the authorization link expired before use")
     if "error" in params:
@@ -257,16 +300,22 @@ def _problem(
         return (f"An admin has disabled {cfg.name}.", "the integration was disabled during authorization")
     if "iss" in params and not _same_issuer(params["iss"], expected_issuer(cfg)):
         # RFC 9207: a response naming another issuer may be a mix-up attack.
-        return ("The response came from an unexpected issuer and was discarded.",
-                "the authorization response named an unexpected issuer (iss)")
+        return (
+            "The response came from an unexpected issuer and was discarded.",
+            "the authorization response named an unexpected issuer (iss)",
+        )
     if iss_required:
         # The server identifies itself (a configured issuer, or its metadata says so): a response that does not
         # may come from another server (a mix-up attack), so no code is exchanged.
-        return ("The response did not say which server sent it, so it was discarded.",
-                "the authorization response had no issuer (iss), which this provider always sends")
+        return (
+            "The response did not say which server sent it, so it was discarded.",
+            "the authorization response had no issuer (iss), which this provider always sends",
+        )
     if verifier is None:
-        return ("The server's encryption key changed during sign-in.",
-                "the PKCE verifier was encrypted with a different key")
+        return (
+            "The server's encryption key changed during sign-in.",
+            "the PKCE verifier was encrypted with a different key",
+        )
     if not _CODE.match(params.get("code") or ""):
         return (f"{cfg.name} sent no authorization code.", "the provider sent no authorization code")
     return None
@@ -285,7 +334,8 @@ async def _record_failure(app, principal: Principal, install_id: UUID, reason: s
     try:
         async with transaction_as(app, principal) as conn:
             await conn.execute(
-                "UPDATE public.user_integrations SET last_error = $2 WHERE id = $1", install_id,
+                "UPDATE public.user_integrations SET last_error = $2 WHERE id = $1",
+                install_id,
                 reason[:MAX_LAST_ERROR],
             )
     except ToolError:
@@ -351,10 +401,17 @@ async def _store_grant(
         # A new grant without a refresh token keeps the one the earlier grant gave.
         refresh_token = grant.refresh_token or old.refresh_token
         if cfg.revocation_url:
-            await revocation.retire(conn, install_id, revocation.to_retire(old, grant.access_token,
-                                                                           grant.refresh_token), keys)
+            await revocation.retire(
+                conn, install_id, revocation.to_retire(old, grant.access_token, grant.refresh_token), keys
+            )
         await conn.execute(
-            _UPSERT_TOKENS, install_id, grant.access_token, refresh_token, keys.current, keys.current_id, scopes,
+            _UPSERT_TOKENS,
+            install_id,
+            grant.access_token,
+            refresh_token,
+            keys.current,
+            keys.current_id,
+            scopes,
             grant.expires_in,
         )
         await conn.execute(_ACTIVATE, install_id, scopes)

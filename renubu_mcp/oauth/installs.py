@@ -100,8 +100,9 @@ RETURNING id, status
 """
 
 
-async def open_install(conn: asyncpg.Connection, entry: asyncpg.Record,
-                       scopes: list[str] | None = None) -> asyncpg.Record:
+async def open_install(
+    conn: asyncpg.Connection, entry: asyncpg.Record, scopes: list[str] | None = None
+) -> asyncpg.Record:
     """Create or reopen the caller's install of a marketplace entry (id, name, status), locked for this transaction.
 
     A disabled entry cannot be connected; a deprecated one only by someone who already has a live install.
@@ -116,4 +117,3 @@ async def open_install(conn: asyncpg.Connection, entry: asyncpg.Record,
     if existing is not None:
         return await conn.fetchrow(_REOPEN_INSTALL, existing["id"], scopes)
     return await conn.fetchrow(_CREATE_INSTALL, entry["id"], scopes)
-

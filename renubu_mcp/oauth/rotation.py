@@ -85,8 +85,10 @@ RETURNING {t}.{cols.id_column}
 
 
 def _ids_sql(cols: EncryptedColumns) -> str:
-    return (f"SELECT {cols.id_column} FROM public.{cols.table} WHERE {cols.key_id_column} = ANY($1::text[])"
-            f" AND {cols.id_column} <> ALL($2::uuid[]) ORDER BY 1 LIMIT $3")
+    return (
+        f"SELECT {cols.id_column} FROM public.{cols.table} WHERE {cols.key_id_column} = ANY($1::text[])"
+        f" AND {cols.id_column} <> ALL($2::uuid[]) ORDER BY 1 LIMIT $3"
+    )
 
 
 def _count_sql(cols: EncryptedColumns, condition: str) -> str:
@@ -97,7 +99,11 @@ _DECRYPT_ERRORS = (asyncpg.InvalidParameterValueError, asyncpg.ExternalRoutineIn
 
 
 async def rotate(
-    dsn: str, keys: Keyring, *, batch_size: int = BATCH_SIZE, locked_wait_s: float = LOCKED_WAIT_S,
+    dsn: str,
+    keys: Keyring,
+    *,
+    batch_size: int = BATCH_SIZE,
+    locked_wait_s: float = LOCKED_WAIT_S,
     on_batch: Callable[[str, int], None] | None = None,
 ) -> list[TableReport]:
     """Move every row under one of keys.previous to keys.current; a report per table (counts and ids only)."""
@@ -109,7 +115,11 @@ async def rotate(
 
 
 async def _rotate_table(
-    conn: asyncpg.Connection, cols: EncryptedColumns, keys: Keyring, batch_size: int, locked_wait_s: float,
+    conn: asyncpg.Connection,
+    cols: EncryptedColumns,
+    keys: Keyring,
+    batch_size: int,
+    locked_wait_s: float,
     on_batch: Callable[[str, int], None] | None,
 ) -> TableReport:
     report = TableReport(cols.table)
@@ -119,8 +129,9 @@ async def _rotate_table(
     while old_ids:
         try:
             async with conn.transaction():
-                done = await conn.fetch(sql, old_keys, old_ids, keys.current, keys.current_id, batch_size,
-                                        report.undecryptable)
+                done = await conn.fetch(
+                    sql, old_keys, old_ids, keys.current, keys.current_id, batch_size, report.undecryptable
+                )
         except _DECRYPT_ERRORS:
             # Some row in the batch does not decrypt: redo the batch's rows one by one to find it (them).
             done = await _one_by_one(conn, cols, keys, batch_size, report)
@@ -132,7 +143,8 @@ async def _rotate_table(
             continue
         remaining = await conn.fetchval(
             _count_sql(cols, f"{cols.key_id_column} = ANY($1::text[]) AND {cols.id_column} <> ALL($2::uuid[])"),
-            old_ids, report.undecryptable,
+            old_ids,
+            report.undecryptable,
         )
         if not remaining:
             break
@@ -158,12 +170,15 @@ async def _one_by_one(
     for row in ids:
         try:
             async with conn.transaction():
-                done += [r[0] for r in await conn.fetch(sql, list(keys.previous), keys.previous_ids, keys.current,
-                                                        keys.current_id, 1, [row[0]])]
+                done += [
+                    r[0]
+                    for r in await conn.fetch(
+                        sql, list(keys.previous), keys.previous_ids, keys.current, keys.current_id, 1, [row[0]]
+                    )
+                ]
         except _DECRYPT_ERRORS:
             report.undecryptable.append(row[0])
-            log.warning("%s row %s does not decrypt with the key its key id names; left as it is",
-                        cols.table, row[0])
+            log.warning("%s row %s does not decrypt with the key its key id names; left as it is", cols.table, row[0])
     return done
 
 
@@ -182,21 +197,27 @@ def plan(settings: Settings, new_key_file: Path | None = None) -> Plan:
     """Which keys to rotate from and to: the environment's, or the embedded default's key files."""
     if settings.token_encryption_key:
         if new_key_file is not None:
-            raise ConfigError("--new-key-file is for the embedded default; with RENUBU_TOKEN_ENCRYPTION_KEY set, "
-                              "that is the new key and RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS the old ones")
+            raise ConfigError(
+                "--new-key-file is for the embedded default; with RENUBU_TOKEN_ENCRYPTION_KEY set, "
+                "that is the new key and RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS the old ones"
+            )
         if not settings.token_encryption_previous_keys:
-            raise ConfigError("set RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS to the key(s) to rotate away from "
-                              "(RENUBU_TOKEN_ENCRYPTION_KEY is the new one)")
+            raise ConfigError(
+                "set RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS to the key(s) to rotate away from "
+                "(RENUBU_TOKEN_ENCRYPTION_KEY is the new one)"
+            )
         return Plan(Keyring(settings.token_encryption_key, settings.token_encryption_previous_keys))
     if not settings.embedded:
-        raise ConfigError("set RENUBU_TOKEN_ENCRYPTION_KEY (the new key) and RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS "
-                          "(the old ones)")
+        raise ConfigError(
+            "set RENUBU_TOKEN_ENCRYPTION_KEY (the new key) and RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS (the old ones)"
+        )
     from ..embedded import EmbeddedCluster
 
     cluster = EmbeddedCluster(settings.data_dir)
     if cluster.is_running():
-        raise ConfigError("the embedded server is running and holds the current key in memory: stop it, rotate, "
-                          "then start it again")
+        raise ConfigError(
+            "the embedded server is running and holds the current key in memory: stop it, rotate, then start it again"
+        )
     key_file = cluster.token_file
     if not key_file.exists():
         raise ConfigError(f"no {key_file}: nothing was ever encrypted here")
@@ -251,8 +272,10 @@ def summary(reports: list[TableReport], keys: Keyring, seconds: float) -> tuple[
     complete = all(r.complete for r in reports)
     lines.append(f"{total} row(s) re-encrypted in {seconds:.1f} s{rate} to key {keys.current_id}")
     if complete:
-        lines.append("no row uses a previous key any more: RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS can be removed "
-                     "once every server runs with the new key")
+        lines.append(
+            "no row uses a previous key any more: RENUBU_TOKEN_ENCRYPTION_PREVIOUS_KEYS can be removed "
+            "once every server runs with the new key"
+        )
     return lines, complete
 
 

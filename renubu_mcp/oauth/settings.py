@@ -41,8 +41,10 @@ def public_url(settings: Any = None, *, stdio: bool = True) -> str:
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigError("RENUBU_PUBLIC_URL must not carry a query, fragment or credentials")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ConfigError("set RENUBU_PUBLIC_URL to this server's https address: OAuth redirects may use plain "
-                          "http only on a loopback address (127.0.0.1)")
+        raise ConfigError(
+            "set RENUBU_PUBLIC_URL to this server's https address: OAuth redirects may use plain "
+            "http only on a loopback address (127.0.0.1)"
+        )
     return raw.rstrip("/")
 
 

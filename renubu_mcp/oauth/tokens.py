@@ -74,9 +74,7 @@ _NOTE = "UPDATE public.user_integrations SET last_error = $2 WHERE id = $1"
 _BROKEN = "UPDATE public.user_integrations SET status = 'error', last_error = $2 WHERE id = $1"
 
 
-async def get_access_token(
-    app, principal: Principal, install_ref: str | UUID, *, stale: str | None = None
-) -> str:
+async def get_access_token(app, principal: Principal, install_ref: str | UUID, *, stale: str | None = None) -> str:
     """A usable access token for the principal's own install (by slug or install id), refreshed if due.
 
     `stale`: a token the provider just refused (HTTP 401); it is refreshed unless someone already has.
@@ -115,8 +113,10 @@ async def _touch(app, conn: asyncpg.Connection, install: Install) -> None:
 
 def _check_usable(install: Install) -> None:
     if install.connection_type == "webhook":
-        raise InvalidArgument(f"{install.name} sends webhooks to Renubu; it has no API credentials here "
-                              "(read what it sent with list_integration_events)")
+        raise InvalidArgument(
+            f"{install.name} sends webhooks to Renubu; it has no API credentials here "
+            "(read what it sent with list_integration_events)"
+        )
     if install.connection_type not in ("oauth2", "api_key"):
         raise InvalidArgument(f"{install.name} does not connect through OAuth or an API key")
     if install.integration_status == "disabled":
@@ -153,8 +153,9 @@ async def _refresh_locked(
             return None, wrong_key()
         if usable_now:
             return row["access_token"], None  # nothing to refresh with; it works until it expires
-        await conn.execute(_BROKEN, install.id,
-                           "the access token expired and the provider gave no refresh token: connect again")
+        await conn.execute(
+            _BROKEN, install.id, "the access token expired and the provider gave no refresh token: connect again"
+        )
         return None, ReauthorizationNeeded(f"{install.name}'s access expired: run install_integration to connect again")
 
     cfg = await provider_config(conn, install.integration_id, keys)
@@ -162,8 +163,11 @@ async def _refresh_locked(
         grant = await provider.refresh(cfg, row["refresh_token"])
     except ProviderError as exc:
         if exc.kind == "invalid_grant":
-            await conn.execute(_BROKEN, install.id,
-                               f"{cfg.name} no longer accepts the stored authorization (invalid_grant): connect again")
+            await conn.execute(
+                _BROKEN,
+                install.id,
+                f"{cfg.name} no longer accepts the stored authorization (invalid_grant): connect again",
+            )
             log.warning("refresh for %s: invalid_grant; install set to error", cfg.slug)
             return None, ReauthorizationNeeded(
                 f"{cfg.name} no longer accepts the stored authorization: run install_integration to connect again"
@@ -175,8 +179,16 @@ async def _refresh_locked(
         return None, Unavailable(f"could not refresh the {cfg.name} token ({exc.detail}); try again shortly")
 
     scopes = list(grant.scopes) if grant.scopes is not None else None
-    await conn.execute(_STORE_REFRESHED, install.id, grant.access_token, grant.refresh_token or row["refresh_token"],
-                       keys.current, keys.current_id, grant.expires_in, scopes)
+    await conn.execute(
+        _STORE_REFRESHED,
+        install.id,
+        grant.access_token,
+        grant.refresh_token or row["refresh_token"],
+        keys.current,
+        keys.current_id,
+        grant.expires_in,
+        scopes,
+    )
     await conn.execute(_REFRESHED_OK, install.id)
     log.info("refreshed the %s token%s", cfg.slug, " (refresh token rotated)" if grant.refresh_token else "")
     return grant.access_token, None
@@ -236,6 +248,7 @@ async def revoke_install(app, principal: Principal, install_ref: str | UUID) -> 
             note = f"{install.name} did not confirm the revocation: remove Renubu's access in {install.name}'s settings"
         await conn.execute(
             "UPDATE public.user_integrations SET status = 'revoked', last_error = $2, scopes = '{}' WHERE id = $1",
-            install.id, note,
+            install.id,
+            note,
         )
     return Uninstalled(install.id, install.slug, install.name, revoked)

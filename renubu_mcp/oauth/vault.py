@@ -76,9 +76,7 @@ def keyring(app: AppState) -> Keyring:
 
 def require_key(app: AppState) -> str:
     if not app.token_key:
-        raise Unavailable(
-            "integration secrets cannot be stored or read: the server has no RENUBU_TOKEN_ENCRYPTION_KEY"
-        )
+        raise Unavailable("integration secrets cannot be stored or read: the server has no RENUBU_TOKEN_ENCRYPTION_KEY")
     return app.token_key
 
 

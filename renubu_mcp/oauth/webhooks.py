@@ -153,8 +153,10 @@ async def _owner(app, install_id: UUID) -> UUID | None:
         async with app.db.pool.acquire() as conn:
             return await conn.fetchval("SELECT public.webhook_install_owner($1)", install_id)
     except asyncpg.InsufficientPrivilegeError:
-        log.error("the login role may not execute public.webhook_install_owner(uuid): grant it EXECUTE "
-                  "(the migrations grant it to authenticator), or webhooks cannot be received")
+        log.error(
+            "the login role may not execute public.webhook_install_owner(uuid): grant it EXECUTE "
+            "(the migrations grant it to authenticator), or webhooks cannot be received"
+        )
         raise Unavailable("database misconfigured") from None
     except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         log.warning("could not look a webhook endpoint up: database error")

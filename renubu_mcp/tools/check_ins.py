@@ -46,17 +46,23 @@ async def check_in_workflow(
             VALUES ($1, $2, $3, $4, $5)
             RETURNING renubu_read.check_in_row(c, true, NULL)::text
             """,
-            workflow_id, status, confidence, blockers, next_step,
+            workflow_id,
+            status,
+            confidence,
+            blockers,
+            next_step,
         )
     return render(json.loads(row))
 
 
 @toolset.read("List check-ins")
-async def list_check_ins(ctx: Context, workflow_id: WorkflowId, limit: Limit = 20, cursor: Cursor = None
-                         ) -> CallToolResult:
+async def list_check_ins(
+    ctx: Context, workflow_id: WorkflowId, limit: Limit = 20, cursor: Cursor = None
+) -> CallToolResult:
     """A workflow's check-ins, newest first."""
     filters = {"tool": "list_check_ins", "workflow": workflow_id}
     after, after_id = decode_keyset_cursor(cursor, filters)
-    document = await read_as_caller(ctx, "list_check_ins", {
-        "workflow_id": workflow_id, "after": after, "after_id": after_id, "limit": limit})
+    document = await read_as_caller(
+        ctx, "list_check_ins", {"workflow_id": workflow_id, "after": after, "after_id": after_id, "limit": limit}
+    )
     return render(finish_page(document, 0, limit, filters))

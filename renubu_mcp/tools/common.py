@@ -14,8 +14,10 @@ Limit = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE), WithJsonSchema({"type": "i
 Cursor = Annotated[str | None, Field(max_length=500)]  # a page's next_cursor: the pairing explains itself
 CustomerId = UUID
 # The caller's time zone, for what "today" and "when in the day" mean; the database knows which names are valid.
-Timezone = Annotated[str | None, Field(max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
-                                       description="IANA name; default UTC")]
+Timezone = Annotated[
+    str | None,
+    Field(max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", description="IANA name; default UTC"),
+]
 
 
 @overload

@@ -28,8 +28,10 @@ KEY = "connect"  # the question's key in input_requests / input_responses
 
 
 def page_message(name: str) -> str:
-    return (f"Connect {name} to Renubu: the page says which Renubu account it is for, then asks for {name}'s "
-            "approval or key. Come back when it says you are connected.")
+    return (
+        f"Connect {name} to Renubu: the page says which Renubu account it is for, then asks for {name}'s "
+        "approval or key. Come back when it says you are connected."
+    )
 
 
 async def open_page(ctx: Context, slug: str, scopes: list[str] | None = None) -> connect.ConnectStart:
@@ -38,8 +40,7 @@ async def open_page(ctx: Context, slug: str, scopes: list[str] | None = None) ->
     if app.link_listener is not None:  # stdio: the loopback listener serves the page
         await app.link_listener.ensure()
     async with user_transaction(ctx) as conn:
-        return await connect.start_connect(conn, server_url=connect.base_url(app), slug=slug, scopes=scopes,
-                                           oauth=True)
+        return await connect.start_connect(conn, server_url=connect.base_url(app), slug=slug, scopes=scopes, oauth=True)
 
 
 def page_request(started: connect.ConnectStart, *, with_id: bool) -> ElicitRequest:
@@ -50,17 +51,23 @@ def page_request(started: connect.ConnectStart, *, with_id: bool) -> ElicitReque
 
 def asked(started: connect.ConnectStart) -> dict[str, Any]:
     """What the next round must know about the page it sent the user to."""
-    return {"install": str(started.install_id), "name": started.name,
-            "since": started.started_at.isoformat() if started.started_at else None}
+    return {
+        "install": str(started.install_id),
+        "name": started.name,
+        "since": started.started_at.isoformat() if started.started_at else None,
+    }
 
 
 def required_error(started: connect.ConnectStart) -> UrlElicitationRequiredError:
     """2025-11-25: the call cannot go on until the user connected (-32042, carrying the page for the client)."""
-    params = ElicitRequestURLParams(message=page_message(started.name), url=started.connect_url,
-                                    elicitation_id=started.elicitation_id)
+    params = ElicitRequestURLParams(
+        message=page_message(started.name), url=started.connect_url, elicitation_id=started.elicitation_id
+    )
     return UrlElicitationRequiredError(
-        [params], message=f"{started.name} is not connected: the client can open its connect page for the user, "
-                          "then retry this call")
+        [params],
+        message=f"{started.name} is not connected: the client can open its connect page for the user, "
+        "then retry this call",
+    )
 
 
 async def withdraw(ctx: Context, install_id: str | UUID) -> None:
@@ -86,8 +93,11 @@ async def finished(ctx: Context, state: dict[str, Any]) -> bool:
 
 
 def declined(name: str, *, sent: bool = False) -> ToolError:
-    return ToolError(f"the user did not connect {name}" + ("; nothing was sent" if sent else "")
-                     + ": call install_integration when they want to")
+    return ToolError(
+        f"the user did not connect {name}"
+        + ("; nothing was sent" if sent else "")
+        + ": call install_integration when they want to"
+    )
 
 
 # --- install_integration through the client ------------------------------------------------------------------
@@ -102,8 +112,13 @@ WHERE ui.id = $1
 async def _install(ctx: Context, install_id: str | UUID) -> dict[str, Any]:
     async with user_transaction(ctx) as conn:
         row = await conn.fetchrow(_INSTALL, UUID(str(install_id)))
-    install = {"install_id": str(row["id"]), "slug": row["slug"], "name": row["name"],
-               "connection_type": row["connection_type"], "status": row["status"]}
+    install = {
+        "install_id": str(row["id"]),
+        "slug": row["slug"],
+        "name": row["name"],
+        "connection_type": row["connection_type"],
+        "status": row["status"],
+    }
     if row["scopes"]:
         install["scopes"] = list(row["scopes"])
     if row["connection_type"] == "webhook":
@@ -111,8 +126,9 @@ async def _install(ctx: Context, install_id: str | UUID) -> dict[str, Any]:
     return install
 
 
-async def install(ctx: Context, slug: str, scopes: list[str] | None,
-                  channel: asking.Channel) -> CallToolResult | InputRequiredResult:
+async def install(
+    ctx: Context, slug: str, scopes: list[str] | None, channel: asking.Channel
+) -> CallToolResult | InputRequiredResult:
     """install_integration for a client that opens pages itself."""
     if channel.rounds:
         state = asking.round_state(ctx).get(KEY)
@@ -135,10 +151,18 @@ async def install(ctx: Context, slug: str, scopes: list[str] | None,
         app.elicitations.forget(started.elicitation_id)
         await withdraw(ctx, started.install_id)
         raise declined(started.name)
-    return render({
-        "install_id": str(started.install_id), "slug": started.slug, "name": started.name,
-        "connection_type": started.connection_type, "status": started.install_status,
-        "expires_at": utc_text(started.expires_at),
-        "instructions": (f"The user's client opened the {started.name} connect page for them. When they finish, "
-                         "the client is told; then call list_my_integrations."),
-    }, untrusted=False)
+    return render(
+        {
+            "install_id": str(started.install_id),
+            "slug": started.slug,
+            "name": started.name,
+            "connection_type": started.connection_type,
+            "status": started.install_status,
+            "expires_at": utc_text(started.expires_at),
+            "instructions": (
+                f"The user's client opened the {started.name} connect page for them. When they finish, "
+                "the client is told; then call list_my_integrations."
+            ),
+        },
+        untrusted=False,
+    )

@@ -31,8 +31,9 @@ async def search_customers(
     renewal_after: date | None = None,
     renewal_before: date | None = None,
     min_risk_score: Annotated[int | None, Field(ge=0, le=100)] = None,
-    sort: Annotated[Literal["name", "renewal_date", "risk_score", "arr"], Field(
-        description="risk_score and arr: highest first")] = "name",
+    sort: Annotated[
+        Literal["name", "renewal_date", "risk_score", "arr"], Field(description="risk_score and arr: highest first")
+    ] = "name",
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> CallToolResult:
@@ -41,10 +42,19 @@ async def search_customers(
         raise InvalidArgument("renewal_after must be on or before renewal_before")
     filters = {"query": query, "after": renewal_after, "before": renewal_before, "risk": min_risk_score, "sort": sort}
     offset = decode_cursor(cursor, filters)
-    document = await read_as_caller(ctx, "search_customers", {
-        "pattern": like_pattern(query), "after": renewal_after, "before": renewal_before, "min_risk": min_risk_score,
-        "sort": sort, "limit": limit, "offset": offset,
-    })
+    document = await read_as_caller(
+        ctx,
+        "search_customers",
+        {
+            "pattern": like_pattern(query),
+            "after": renewal_after,
+            "before": renewal_before,
+            "min_risk": min_risk_score,
+            "sort": sort,
+            "limit": limit,
+            "offset": offset,
+        },
+    )
     return render(finish_page(document, offset, limit, filters))
 
 
@@ -65,13 +75,15 @@ async def get_customer(ctx: Context, customer_id: CustomerId) -> CallToolResult:
 
 
 @toolset.read("List contacts")
-async def list_contacts(ctx: Context, customer_id: CustomerId, limit: Limit = 20,
-                        cursor: Cursor = None) -> CallToolResult:
+async def list_contacts(
+    ctx: Context, customer_id: CustomerId, limit: Limit = 20, cursor: Cursor = None
+) -> CallToolResult:
     """Contacts at one customer, primary first."""
     filters = {"customer": customer_id}
     offset = decode_cursor(cursor, filters)
-    document = await read_as_caller(ctx, "list_contacts",
-                                    {"customer_id": customer_id, "limit": limit, "offset": offset})
+    document = await read_as_caller(
+        ctx, "list_contacts", {"customer_id": customer_id, "limit": limit, "offset": offset}
+    )
     return render(finish_page(document, offset, limit, filters))
 
 
@@ -85,8 +97,9 @@ async def upcoming_renewals(
     """Your renewals in the next days_ahead days, soonest first, with ARR at stake."""
     filters = {"days": days_ahead}
     offset = decode_cursor(cursor, filters)
-    document = await read_as_caller(ctx, "upcoming_renewals",
-                                    {"days_ahead": days_ahead, "limit": limit, "offset": offset})
+    document = await read_as_caller(
+        ctx, "upcoming_renewals", {"days_ahead": days_ahead, "limit": limit, "offset": offset}
+    )
     return render(finish_page(document, offset, limit, filters))
 
 
@@ -96,8 +109,9 @@ async def update_customer(
     customer_id: CustomerId,
     risk_score: Annotated[int | None, Field(ge=0, le=100)] = None,
     renewal_date: date | None = None,
-    arr: Annotated[Decimal | None, Field(ge=0, le=Decimal("999999999999.99"), decimal_places=2,
-                                         description="USD per year")] = None,
+    arr: Annotated[
+        Decimal | None, Field(ge=0, le=Decimal("999999999999.99"), decimal_places=2, description="USD per year")
+    ] = None,
 ) -> CallToolResult:
     """Change a customer's risk score, renewal date or ARR."""
     if risk_score is None and renewal_date is None and arr is None:
@@ -112,7 +126,10 @@ async def update_customer(
             WHERE c.id = $1 AND c.deleted_at IS NULL
             RETURNING renubu_read.customer_row(c, true, true)::text
             """,
-            customer_id, risk_score, renewal_date, arr,
+            customer_id,
+            risk_score,
+            renewal_date,
+            arr,
         )
     if row is None:
         raise NotFound(NOT_FOUND.format(customer_id))
@@ -124,8 +141,9 @@ async def add_contact(
     ctx: Context,
     customer_id: CustomerId,
     name: Annotated[str, Field(min_length=1, max_length=200)],
-    email: Annotated[str | None, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-                                       description="e.g. ana@acme.com")] = None,
+    email: Annotated[
+        str | None, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="e.g. ana@acme.com")
+    ] = None,
     role: Annotated[str | None, Field(max_length=100, description="e.g. CFO, Champion")] = None,
     phone: Annotated[str | None, Field(max_length=50)] = None,
     is_primary: bool = False,
@@ -134,7 +152,8 @@ async def add_contact(
     name = not_blank("name", name)
     async with user_transaction(ctx) as conn:
         if not await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM customers c WHERE c.id = $1 AND c.deleted_at IS NULL)", customer_id):
+            "SELECT EXISTS (SELECT 1 FROM customers c WHERE c.id = $1 AND c.deleted_at IS NULL)", customer_id
+        ):
             raise NotFound(NOT_FOUND.format(customer_id))
         if is_primary:
             await conn.execute(
@@ -146,6 +165,11 @@ async def add_contact(
             VALUES ($1, $2, $3, $4, $5, $6)
             RETURNING renubu_read.contact_row(ct, true)::text
             """,
-            customer_id, name, email, role, phone, is_primary,
+            customer_id,
+            name,
+            email,
+            role,
+            phone,
+            is_primary,
         )
     return render(json.loads(row))

@@ -21,15 +21,15 @@ toolset = Toolset("docs")
 
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 Slug = Annotated[str, Field(min_length=1, max_length=120, pattern=SLUG_PATTERN)]
-ReleaseVersion = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,49}$",
-                                      description="e.g. 0.3.0")]
+ReleaseVersion = Annotated[
+    str, Field(min_length=1, max_length=50, pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,49}$", description="e.g. 0.3.0")
+]
 
 
 @toolset.read("Search docs")
 async def search_docs(
     ctx: Context,
-    query: Annotated[str, Field(min_length=1, max_length=500, description=(
-        'words, "a phrase", a OR b, -word'))],
+    query: Annotated[str, Field(min_length=1, max_length=500, description=('words, "a phrase", a OR b, -word'))],
     limit: Limit = 10,
     cursor: Cursor = None,
 ) -> CallToolResult:
@@ -45,8 +45,9 @@ async def search_docs(
 async def get_doc(
     ctx: Context,
     slug: Slug,
-    version: Annotated[int | None, Field(ge=1, le=1_000_000, description=(
-        "from list_doc_versions; omit for current"))] = None,
+    version: Annotated[
+        int | None, Field(ge=1, le=1_000_000, description=("from list_doc_versions; omit for current"))
+    ] = None,
 ) -> CallToolResult:
     """One doc page in full (markdown), current or as snapshotted in a release."""
     return render(await read_as_caller(ctx, "get_doc", {"slug": slug, "version": version}))
@@ -86,8 +87,10 @@ async def create_release_snapshot(
     ctx: Context,
     version: ReleaseVersion,
     release_date: Annotated[date | None, Field(description="default today")] = None,
-    doc_slugs: Annotated[list[Annotated[str, Field(max_length=120, pattern=SLUG_PATTERN)]] | None, Field(
-        min_length=1, max_length=1000, description="default every doc")] = None,
+    doc_slugs: Annotated[
+        list[Annotated[str, Field(max_length=120, pattern=SLUG_PATTERN)]] | None,
+        Field(min_length=1, max_length=1000, description="default every doc"),
+    ] = None,
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
     notes: Annotated[str | None, Field(min_length=1, max_length=100_000, description="release notes, markdown")] = None,
 ) -> CallToolResult:
@@ -109,16 +112,16 @@ async def create_release_snapshot(
         except asyncpg.exceptions.NoDataFoundError as exc:  # P0002: the function names the unknown slugs
             raise NotFound(f"{exc.message}; nothing was changed. Find slugs with search_docs") from None
         if name is not None or notes is not None:  # same transaction: the release never exists without them
-            await conn.execute("UPDATE public.releases SET name = $2, notes = $3 WHERE id = $1",
-                               release_id, name, notes)
+            await conn.execute(
+                "UPDATE public.releases SET name = $2, notes = $3 WHERE id = $1", release_id, name, notes
+            )
         return render(await read_in(conn, "get_release", {"version": version}))
 
 
 @toolset.read("List help articles")
 async def list_help_articles(
     ctx: Context,
-    category: Annotated[str | None, Field(min_length=1, max_length=100, description=(
-        "e.g. Renewals"))] = None,
+    category: Annotated[str | None, Field(min_length=1, max_length=100, description=("e.g. Renewals"))] = None,
     difficulty: Literal["beginner", "intermediate", "advanced"] | None = None,
     limit: Limit = 20,
     cursor: Cursor = None,
@@ -126,6 +129,7 @@ async def list_help_articles(
     """Customer-facing help articles (admins also see drafts)."""
     filters = {"tool": "list_help_articles", "category": category, "difficulty": difficulty}
     offset = decode_cursor(cursor, filters)
-    document = await read_as_caller(ctx, "list_help_articles", {
-        "category": category, "difficulty": difficulty, "limit": limit, "offset": offset})
+    document = await read_as_caller(
+        ctx, "list_help_articles", {"category": category, "difficulty": difficulty, "limit": limit, "offset": offset}
+    )
     return render(finish_page(document, offset, limit, filters))

@@ -39,8 +39,9 @@ async def list_features(
     """The product's feature registry (active means being built), highest priority first."""
     filters = {"tool": "list_features", "status": status, "phase": phase, "priority": priority}
     offset = decode_cursor(cursor, filters)
-    document = await read_as_caller(ctx, "list_features", {
-        "status": status, "phase": phase, "priority": priority, "limit": limit, "offset": offset})
+    document = await read_as_caller(
+        ctx, "list_features", {"status": status, "phase": phase, "priority": priority, "limit": limit, "offset": offset}
+    )
     return render(finish_page(document, offset, limit, filters))
 
 
@@ -65,7 +66,8 @@ async def update_feature(
         raise InvalidArgument("pass at least one of status, phase, priority, note")
     async with user_transaction(ctx) as conn:
         feature_id = await conn.fetchval(
-            "SELECT f.id FROM public.features f WHERE f.slug = $1 AND f.deleted_at IS NULL", slug)
+            "SELECT f.id FROM public.features f WHERE f.slug = $1 AND f.deleted_at IS NULL", slug
+        )
         if feature_id is None:
             raise NotFound(NOT_FOUND.format(slug))
         if status is not None or phase is not None or priority is not None:
@@ -81,7 +83,10 @@ async def update_feature(
                 WHERE f.id = $1
                 RETURNING f.id
                 """,
-                feature_id, status, phase, priority,
+                feature_id,
+                status,
+                phase,
+                priority,
             )
             if changed is None:
                 raise Forbidden(FORBIDDEN)
@@ -89,7 +94,8 @@ async def update_feature(
             try:
                 await conn.execute(
                     "INSERT INTO public.feature_updates (feature_id, update_type, note) VALUES ($1, 'note', $2)",
-                    feature_id, note,
+                    feature_id,
+                    note,
                 )
             except asyncpg.InsufficientPrivilegeError:
                 raise Forbidden(FORBIDDEN) from None

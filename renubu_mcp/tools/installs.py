@@ -48,27 +48,50 @@ async def install_integration(
             started = await flow.start_authorization(conn, key=key, redirect_uri=callback, slug=slug, scopes=scopes)
     if kind in ("api_key", "webhook"):
         if kind == "api_key":
-            todo = (f"Ask the user to open connect_url in their browser and paste their {linked.name} API key there. "
-                    "Do not ask for the key in this conversation.")
+            todo = (
+                f"Ask the user to open connect_url in their browser and paste their {linked.name} API key there. "
+                "Do not ask for the key in this conversation."
+            )
             webhook = {}
         else:
-            todo = (f"Ask the user to open connect_url in their browser: it shows the signing secret once. In "
-                    f"{linked.name}'s webhook settings they set the endpoint to webhook_url and paste the secret.")
+            todo = (
+                f"Ask the user to open connect_url in their browser: it shows the signing secret once. In "
+                f"{linked.name}'s webhook settings they set the endpoint to webhook_url and paste the secret."
+            )
             webhook = {"webhook_url": connect.webhook_url(app, linked.install_id)}
-        return render({
-            "install_id": str(linked.install_id), "slug": linked.slug, "name": linked.name, "connection_type": kind,
-            "status": linked.install_status, "connect_url": linked.connect_url, **webhook,
-            "expires_at": utc_text(linked.expires_at), "instructions": todo + " Then call list_my_integrations.",
-        }, untrusted=False)
-    return render({
-        "install_id": str(started.install_id), "slug": started.slug, "name": started.name,
-        "connection_type": "oauth2", "status": started.install_status, "authorization_url": started.authorization_url,
-        "expires_at": utc_text(started.expires_at), "redirect_uri": started.redirect_uri,
-        "scopes": list(started.scopes),
-        "instructions": (f"Ask the user to open authorization_url in their browser and approve access to "
-                         f"{started.name}. The page they land on says whether it worked; then call "
-                         "list_my_integrations."),
-    }, untrusted=False)
+        return render(
+            {
+                "install_id": str(linked.install_id),
+                "slug": linked.slug,
+                "name": linked.name,
+                "connection_type": kind,
+                "status": linked.install_status,
+                "connect_url": linked.connect_url,
+                **webhook,
+                "expires_at": utc_text(linked.expires_at),
+                "instructions": todo + " Then call list_my_integrations.",
+            },
+            untrusted=False,
+        )
+    return render(
+        {
+            "install_id": str(started.install_id),
+            "slug": started.slug,
+            "name": started.name,
+            "connection_type": "oauth2",
+            "status": started.install_status,
+            "authorization_url": started.authorization_url,
+            "expires_at": utc_text(started.expires_at),
+            "redirect_uri": started.redirect_uri,
+            "scopes": list(started.scopes),
+            "instructions": (
+                f"Ask the user to open authorization_url in their browser and approve access to "
+                f"{started.name}. The page they land on says whether it worked; then call "
+                "list_my_integrations."
+            ),
+        },
+        untrusted=False,
+    )
 
 
 @toolset.read("List my integrations")
@@ -95,10 +118,16 @@ async def uninstall_integration(ctx: Context, slug: Slug) -> CallToolResult:
     app = app_state(ctx)
     done = await tokens.revoke_install(app, app.principal(), slug)
     if done.revoked_at_provider is False:
-        message = (f"{done.name} is disconnected here, but {done.name} did not confirm revoking access: "
-                   f"remove Renubu in {done.name}'s connected-apps settings to be sure")
+        message = (
+            f"{done.name} is disconnected here, but {done.name} did not confirm revoking access: "
+            f"remove Renubu in {done.name}'s connected-apps settings to be sure"
+        )
     else:
         message = f"{done.name} is disconnected and its stored tokens are deleted"
-    result = {"slug": done.slug, "status": "revoked", "revoked_at_provider": done.revoked_at_provider,
-              "message": message}
+    result = {
+        "slug": done.slug,
+        "status": "revoked",
+        "revoked_at_provider": done.revoked_at_provider,
+        "message": message,
+    }
     return render({k: v for k, v in result.items() if v is not None}, untrusted=False)

@@ -30,10 +30,19 @@ async def integration_request(
     ctx: Context,
     slug: Slug,
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"],
-    path: Annotated[str, Field(min_length=1, max_length=api.MAX_PATH_CHARS, description=(
-        "under its api_base_url, e.g. crm/v3/objects/companies"))],
-    query: Annotated[dict[str, str | int | float | bool | list[str]] | None, Field(max_length=50), WithJsonSchema({
-        "type": "object", "description": "query parameters"})] = None,
+    path: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=api.MAX_PATH_CHARS,
+            description=("under its api_base_url, e.g. crm/v3/objects/companies"),
+        ),
+    ],
+    query: Annotated[
+        dict[str, str | int | float | bool | list[str]] | None,
+        Field(max_length=50),
+        WithJsonSchema({"type": "object", "description": "query parameters"}),
+    ] = None,
     body: Body = None,
 ) -> CallToolResult | InputRequiredResult:
     """Call a connected integration's API as you (the server adds your token); writes change the other product."""
@@ -47,8 +56,15 @@ async def integration_request(
         if not request_gate.can_reconnect(ctx):
             raise
         return await request_gate.reconnect(ctx, slug, cleared)
-    return render({"status_code": result.status_code, "url": result.url, "headers": result.headers,
-                   "body": result.body, **({"truncated": True} if result.truncated else {})})
+    return render(
+        {
+            "status_code": result.status_code,
+            "url": result.url,
+            "headers": result.headers,
+            "body": result.body,
+            **({"truncated": True} if result.truncated else {}),
+        }
+    )
 
 
 @toolset.read("List integration events")
@@ -65,7 +81,16 @@ async def list_integration_events(
         raise InvalidArgument("pass slug or install_id, not both")
     filters = {"slug": slug, "install": str(install_id) if install_id else None, "type": event_type}
     after, after_id = decode_keyset_cursor(cursor, filters)
-    document = await read_as_caller(ctx, "list_integration_events", {
-        "slug": slug, "install_id": install_id, "event_type": event_type, "after": after, "after_id": after_id,
-        "limit": limit})
+    document = await read_as_caller(
+        ctx,
+        "list_integration_events",
+        {
+            "slug": slug,
+            "install_id": install_id,
+            "event_type": event_type,
+            "after": after,
+            "after_id": after_id,
+            "limit": limit,
+        },
+    )
     return render(finish_page(document, 0, limit, filters))

@@ -35,12 +35,27 @@ Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9]+(-[
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
 Scopes = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)]
 # Typed loosely on purpose: a validation error would otherwise echo the value back.
-SecretArg = Annotated[Any, WithJsonSchema({
-    "type": "string", "format": "password", "writeOnly": True, "maxLength": 500,
-    "description": "stored encrypted; never shown again",
-})]
-HeaderName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$", description=(
-    "api_key: header for the key (Authorization sends Bearer <key>)"))]
+SecretArg = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "password",
+            "writeOnly": True,
+            "maxLength": 500,
+            "description": "stored encrypted; never shown again",
+        }
+    ),
+]
+HeaderName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description=("api_key: header for the key (Authorization sends Bearer <key>)"),
+    ),
+]
 
 # integration_request sends writes only after the user confirmed each one in their client; for clients that
 # cannot ask, an admin may let one integration's writes go out unattended (request_gate.py).
@@ -63,9 +78,18 @@ async def list_integrations(
     """The integration marketplace (admins also see disabled entries)."""
     filters = {"q": query, "category": category, "type": connection_type, "status": status}
     offset = decode_cursor(cursor, filters)
-    document = await read_as_caller(ctx, "list_integrations", {
-        "pattern": like_pattern(query), "category": category, "connection_type": connection_type, "status": status,
-        "limit": limit, "offset": offset})
+    document = await read_as_caller(
+        ctx,
+        "list_integrations",
+        {
+            "pattern": like_pattern(query),
+            "category": category,
+            "connection_type": connection_type,
+            "status": status,
+            "limit": limit,
+            "offset": offset,
+        },
+    )
     return render(finish_page(document, offset, limit, filters))
 
 
@@ -101,8 +125,13 @@ async def register_integration(
     token_url, client_id. URLs: https (http only for 127.0.0.1)."""
     secret = _secret(client_secret)
     values = {
-        "authorization_url": authorization_url, "token_url": token_url, "revocation_url": revocation_url,
-        "issuer": issuer, "api_base_url": api_base_url, "docs_url": docs_url, "icon_url": icon_url,
+        "authorization_url": authorization_url,
+        "token_url": token_url,
+        "revocation_url": revocation_url,
+        "issuer": issuer,
+        "api_base_url": api_base_url,
+        "docs_url": docs_url,
+        "icon_url": icon_url,
     }
     _check_urls(values)
     oauth_only = {k: values[k] for k in ("authorization_url", "token_url", "revocation_url", "issuer")}
@@ -130,10 +159,26 @@ async def register_integration(
                     CASE WHEN $11::text IS NOT NULL THEN $13 END,
                     $14, $15, $16, $17, $18, $19, $20)
             """,
-            slug, name.strip(), description, category.strip(), connection_type, authorization_url, token_url,
-            revocation_url, scopes, client_id, secret.get_secret_value() if secret else None, key,
-            key_id(key) if key else None, token_endpoint_auth_method, issuer, api_base_url, docs_url, icon_url,
-            api_key_header, allow_unattended_writes,
+                slug,
+                name.strip(),
+                description,
+                category.strip(),
+                connection_type,
+                authorization_url,
+                token_url,
+                revocation_url,
+                scopes,
+                client_id,
+                secret.get_secret_value() if secret else None,
+                key,
+                key_id(key) if key else None,
+                token_endpoint_auth_method,
+                issuer,
+                api_base_url,
+                docs_url,
+                icon_url,
+                api_key_header,
+                allow_unattended_writes,
             )
         except asyncpg.UniqueViolationError:
             raise Conflict(f"integration {slug!r} already exists; change it with update_integration") from None
@@ -167,14 +212,26 @@ async def update_integration(
 ) -> CallToolResult:
     """Admins: change a marketplace entry; only what you pass changes."""
     secret = _secret(client_secret)
-    urls = {"authorization_url": authorization_url, "token_url": token_url, "revocation_url": revocation_url,
-            "issuer": issuer, "api_base_url": api_base_url, "docs_url": docs_url, "icon_url": icon_url}
+    urls = {
+        "authorization_url": authorization_url,
+        "token_url": token_url,
+        "revocation_url": revocation_url,
+        "issuer": issuer,
+        "api_base_url": api_base_url,
+        "docs_url": docs_url,
+        "icon_url": icon_url,
+    }
     _check_urls(urls)
     changes: dict[str, Any] = {
-        "name": name.strip() if name else None, "category": category.strip() if category else None,
-        "description": description, "client_id": client_id, "token_endpoint_auth_method": token_endpoint_auth_method,
+        "name": name.strip() if name else None,
+        "category": category.strip() if category else None,
+        "description": description,
+        "client_id": client_id,
+        "token_endpoint_auth_method": token_endpoint_auth_method,
         "default_scopes": _scopes(default_scopes) if default_scopes is not None else None,
-        "api_key_header": api_key_header, "allow_unattended_writes": allow_unattended_writes, **urls,
+        "api_key_header": api_key_header,
+        "allow_unattended_writes": allow_unattended_writes,
+        **urls,
     }
     if api_key_header is not None:
         _check_header(api_key_header)
@@ -199,8 +256,10 @@ async def update_integration(
         key = require_key(app_state(ctx))
         args += [secret.get_secret_value(), key, key_id(key)]
         n = len(args)
-        sets += [f"client_secret_encrypted = public.encrypt_oauth_token(${n - 2}, ${n - 1})",
-                 f"client_secret_key_id = ${n}"]
+        sets += [
+            f"client_secret_encrypted = public.encrypt_oauth_token(${n - 2}, ${n - 1})",
+            f"client_secret_key_id = ${n}",
+        ]
     async with user_transaction(ctx) as conn:
         changed = await conn.fetchval(
             f"UPDATE public.mcp_integrations i SET {', '.join(sets)} WHERE i.slug = $1 AND i.deleted_at IS NULL "
@@ -216,15 +275,22 @@ async def update_integration(
 async def set_integration_status(
     ctx: Context,
     slug: Slug,
-    status: Annotated[Status, Field(description=(
-        "enabled: installable; deprecated: installs keep working, no new ones; disabled: hidden, installs stop"))],
+    status: Annotated[
+        Status,
+        Field(
+            description=(
+                "enabled: installable; deprecated: installs keep working, no new ones; disabled: hidden, installs stop"
+            )
+        ),
+    ],
 ) -> CallToolResult:
     """Admins: enable, deprecate or disable a marketplace entry."""
     async with user_transaction(ctx) as conn:
         changed = await conn.fetchval(
             "UPDATE public.mcp_integrations i SET status = $2 WHERE i.slug = $1 AND i.deleted_at IS NULL "
             "RETURNING i.id",
-            slug, status,
+            slug,
+            status,
         )
         if changed is None:
             await _forbidden_or_missing(conn, slug)

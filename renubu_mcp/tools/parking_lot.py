@@ -48,8 +48,10 @@ def _references_checked(customer_id: UUID | None, workflow_id: UUID | None) -> I
         raise
     except asyncpg.CheckViolationError as exc:
         if exc.constraint_name == "parking_lot_items_workflow_customer":
-            raise InvalidArgument(f"workflow {workflow_id} is not on customer {customer_id}; pass only workflow_id "
-                                  "(the item takes its customer)") from None
+            raise InvalidArgument(
+                f"workflow {workflow_id} is not on customer {customer_id}; pass only workflow_id "
+                "(the item takes its customer)"
+            ) from None
         raise
 
 
@@ -99,7 +101,11 @@ async def park_item(
                 VALUES ($1, $2, coalesce($3, (SELECT e.customer_id FROM workflow_executions e WHERE e.id = $4)), $4, $5)
                 RETURNING id
                 """,
-                title, notes, customer_id, workflow_id, revisit_at,
+                title,
+                notes,
+                customer_id,
+                workflow_id,
+                revisit_at,
             )
         return render(await _item(conn, item_id))
 
@@ -115,8 +121,9 @@ async def list_parked_items(
     """Your parked items (admins: all), due for revisit first; or the promoted or dismissed ones."""
     filters = {"tool": "list_parked_items", "status": status, "customer": customer_id}
     offset = decode_cursor(cursor, filters)
-    document = await read_as_caller(ctx, "list_parked_items", {
-        "status": status, "customer_id": customer_id, "limit": limit, "offset": offset})
+    document = await read_as_caller(
+        ctx, "list_parked_items", {"status": status, "customer_id": customer_id, "limit": limit, "offset": offset}
+    )
     return render(finish_page(document, offset, limit, filters))
 
 
@@ -124,15 +131,18 @@ async def list_parked_items(
 async def promote_parked_item(
     ctx: Context,
     item_id: ItemId,
-    workflow_type: Annotated[str | None, Field(pattern=IDENTIFIER, description=(
-        "a new workflow on the item's customer, e.g. renewal"))] = None,
+    workflow_type: Annotated[
+        str | None, Field(pattern=IDENTIFIER, description=("a new workflow on the item's customer, e.g. renewal"))
+    ] = None,
     workflow_id: Annotated[WorkflowId | None, Field(description="or a new task in this open workflow")] = None,
     due_date: Annotated[datetime | None, Field(description="the task's")] = None,
 ) -> CallToolResult:
     """Turn a parked item into a workflow or a task (the item owner's); the item records what it became."""
     if (workflow_type is None) == (workflow_id is None):
-        raise InvalidArgument("pass workflow_type (a new workflow on the item's customer) or workflow_id (a new task "
-                              "in that workflow), one of the two")
+        raise InvalidArgument(
+            "pass workflow_type (a new workflow on the item's customer) or workflow_id (a new task "
+            "in that workflow), one of the two"
+        )
     if due_date is not None:
         if workflow_id is None:
             raise InvalidArgument("due_date goes only with workflow_id (it is the new task's)")
@@ -148,7 +158,8 @@ async def promote_parked_item(
             column, target = "promoted_task_id", UUID(became["task"]["id"])
         await conn.execute(
             f"UPDATE parking_lot_items SET status = 'promoted', resolved_at = now(), {column} = $2 WHERE id = $1",
-            item_id, target,
+            item_id,
+            target,
         )
         return render({"item": await _item(conn, item_id), **became})
 
@@ -156,11 +167,14 @@ async def promote_parked_item(
 async def _new_workflow(conn: asyncpg.Connection, item: asyncpg.Record, workflow_type: str) -> dict[str, Any]:
     customer_id = item["customer_id"]
     if customer_id is None:
-        raise InvalidArgument(f"item {item['id']} names no customer, and a workflow needs one: name it with "
-                              "update_parked_item, or pass workflow_id to make the item a task in one of your "
-                              "workflows")
-    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM customers c WHERE c.id = $1 AND c.deleted_at IS NULL)",
-                               customer_id):
+        raise InvalidArgument(
+            f"item {item['id']} names no customer, and a workflow needs one: name it with "
+            "update_parked_item, or pass workflow_id to make the item a task in one of your "
+            "workflows"
+        )
+    if not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM customers c WHERE c.id = $1 AND c.deleted_at IS NULL)", customer_id
+    ):
         raise NotFound(NO_CUSTOMER.format(customer_id))
     workflow_id = await conn.fetchval(
         """
@@ -169,15 +183,24 @@ async def _new_workflow(conn: asyncpg.Connection, item: asyncpg.Record, workflow
         VALUES ($1, $2, $3, $4, 'in_progress', now(), $5)
         RETURNING id
         """,
-        item["user_id"], customer_id, workflow_type, item["title"], {"parked_item_id": str(item["id"])},
+        item["user_id"],
+        customer_id,
+        workflow_type,
+        item["title"],
+        {"parked_item_id": str(item["id"])},
     )
-    await insert_action(conn, workflow_id, "workflow_started", {
-        "workflow_type": workflow_type, "customer_id": str(customer_id), "parked_item_id": str(item["id"])})
+    await insert_action(
+        conn,
+        workflow_id,
+        "workflow_started",
+        {"workflow_type": workflow_type, "customer_id": str(customer_id), "parked_item_id": str(item["id"])},
+    )
     return await workflow_document(conn, workflow_id)
 
 
-async def _new_task(conn: asyncpg.Connection, item: asyncpg.Record, workflow_id: UUID,
-                    due_date: datetime | None) -> dict[str, Any]:
+async def _new_task(
+    conn: asyncpg.Connection, item: asyncpg.Record, workflow_id: UUID, due_date: datetime | None
+) -> dict[str, Any]:
     workflow = await conn.fetchrow(
         "UPDATE workflow_executions e SET updated_at = now() WHERE e.id = $1 AND e.deleted_at IS NULL "
         "RETURNING e.status, e.customer_id",
@@ -186,19 +209,27 @@ async def _new_task(conn: asyncpg.Connection, item: asyncpg.Record, workflow_id:
     if workflow is None:
         raise NotFound(NO_WORKFLOW.format(workflow_id))
     if workflow["status"] not in OPEN:
-        raise Conflict(f"workflow {workflow_id} is {workflow['status']}; tasks can be added only to workflows that "
-                       f"are {one_of(OPEN)}")
+        raise Conflict(
+            f"workflow {workflow_id} is {workflow['status']}; tasks can be added only to workflows that "
+            f"are {one_of(OPEN)}"
+        )
     if item["customer_id"] is not None and workflow["customer_id"] != item["customer_id"]:
-        raise InvalidArgument(f"item {item['id']} is about customer {item['customer_id']} and workflow {workflow_id} "
-                              "is on another; choose a workflow on the item's customer (list_workflows with "
-                              "customer_id)")
+        raise InvalidArgument(
+            f"item {item['id']} is about customer {item['customer_id']} and workflow {workflow_id} "
+            "is on another; choose a workflow on the item's customer (list_workflows with "
+            "customer_id)"
+        )
     task_id = await conn.fetchval(
         """
         INSERT INTO workflow_tasks (workflow_execution_id, title, description, due_date, assigned_to)
         VALUES ($1, $2, $3, $4, $5)
         RETURNING id
         """,
-        workflow_id, item["title"], item["notes"], due_date, item["user_id"],
+        workflow_id,
+        item["title"],
+        item["notes"],
+        due_date,
+        item["user_id"],
     )
     return await task_document(conn, task_id)
 
@@ -230,13 +261,19 @@ async def update_parked_item(
                       notes = coalesce($4, i.notes), customer_id = coalesce($5, i.customer_id)
                     WHERE i.id = $1
                     """,
-                    item_id, revisit_at, title, notes, customer_id,
+                    item_id,
+                    revisit_at,
+                    title,
+                    notes,
+                    customer_id,
                 )
             except asyncpg.CheckViolationError as exc:
                 if exc.constraint_name != "parking_lot_items_workflow_customer":
                     raise
-                raise InvalidArgument(f"item {item_id} came from a workflow on another customer than {customer_id}; "
-                                      "park a new item for that customer instead") from None
+                raise InvalidArgument(
+                    f"item {item_id} came from a workflow on another customer than {customer_id}; "
+                    "park a new item for that customer instead"
+                ) from None
         return render(await _item(conn, item_id))
 
 
@@ -246,12 +283,14 @@ async def dismiss_parked_item(ctx: Context, item_id: ItemId) -> CallToolResult:
     """Drop a parked item you will not act on. Final."""
     async with user_transaction(ctx) as conn:
         status = await conn.fetchval(
-            "SELECT i.status FROM parking_lot_items i WHERE i.id = $1 AND i.deleted_at IS NULL FOR UPDATE", item_id)
+            "SELECT i.status FROM parking_lot_items i WHERE i.id = $1 AND i.deleted_at IS NULL FOR UPDATE", item_id
+        )
         if status is None:
             raise NotFound(NO_ITEM.format(item_id))
         if status == "promoted":
             raise Conflict(f"item {item_id} was promoted, which is final; it cannot be dismissed")
         if status == "parked":
             await conn.execute(
-                "UPDATE parking_lot_items SET status = 'dismissed', resolved_at = now() WHERE id = $1", item_id)
+                "UPDATE parking_lot_items SET status = 'dismissed', resolved_at = now() WHERE id = $1", item_id
+            )
         return render(await _item(conn, item_id))

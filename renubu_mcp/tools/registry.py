@@ -63,22 +63,29 @@ class Toolset:
         self, title: str, *, open_world: bool = False, audience: Audience = "everyone"
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Declare a tool that changes nothing."""
-        return self._declare(title, audience, read_only=True, destructive=False, idempotent=True,
-                             open_world=open_world)
+        return self._declare(title, audience, read_only=True, destructive=False, idempotent=True, open_world=open_world)
 
     def write(
-        self, title: str, *, destructive: bool, idempotent: bool, open_world: bool = False,
+        self,
+        title: str,
+        *,
+        destructive: bool,
+        idempotent: bool,
+        open_world: bool = False,
         audience: Audience = "everyone",
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Declare a tool that changes data; read-only mode leaves it out."""
-        return self._declare(title, audience, read_only=False, destructive=destructive, idempotent=idempotent,
-                             open_world=open_world)
+        return self._declare(
+            title, audience, read_only=False, destructive=destructive, idempotent=idempotent, open_world=open_world
+        )
 
-    def _declare(self, title: str, audience: Audience,
-                 **hints: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def _declare(
+        self, title: str, audience: Audience, **hints: bool
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self.specs.append(ToolSpec(fn=fn, name=fn.__name__, title=title, toolset=self.name, audience=audience,
-                                       **hints))
+            self.specs.append(
+                ToolSpec(fn=fn, name=fn.__name__, title=title, toolset=self.name, audience=audience, **hints)
+            )
             return fn
 
         return register

@@ -77,29 +77,38 @@ def consent_message(name: str, method: str, url: Any, query: dict[str, Any] | No
         where = where[:299] + "\u2026"
     host = url.host + (f":{url.port}" if url.port else "")
     size = f"{len(body):,} bytes of JSON" if body else "none"
-    return (f"Send this {method} request to {name} as you?\nHost: {host}\nPath: {where}\nBody: {size}\n"
-            "Nothing is sent unless you confirm.")
+    return (
+        f"Send this {method} request to {name} as you?\nHost: {host}\nPath: {where}\nBody: {size}\n"
+        "Nothing is sent unless you confirm."
+    )
 
 
 def refused_without_asking(name: str, method: str) -> Forbidden:
-    return Forbidden(f"a {method} request sends data to {name}, so the user must confirm it, and this client cannot "
-                     f"ask (it has no form elicitation): nothing was sent. Use a client that can, or ask an admin to "
-                     f"allow unattended writes for {name}")
+    return Forbidden(
+        f"a {method} request sends data to {name}, so the user must confirm it, and this client cannot "
+        f"ask (it has no form elicitation): nothing was sent. Use a client that can, or ask an admin to "
+        f"allow unattended writes for {name}"
+    )
 
 
 def not_sent(name: str, why: str) -> ToolError:
     return ToolError(f"{why}: nothing was sent to {name}")
 
 
-async def clear(ctx: Context, slug: str, method: str, path: str, query: dict[str, Any] | None,
-                body: bytes | None) -> Cleared | InputRequiredResult:
+async def clear(
+    ctx: Context, slug: str, method: str, path: str, query: dict[str, Any] | None, body: bytes | None
+) -> Cleared | InputRequiredResult:
     """Cleared to send, or the questions to ask first (2026-07-28); raises when the call must stop here (a write
     declined or not askable, the URL-elicitation-required error on 2025-11-25)."""
     async with user_transaction(ctx) as conn:
         row = await conn.fetchrow(_ENTRY, slug)
     entry = Entry(**dict(row)) if row else None
-    if entry is None or entry.connection_type not in ("oauth2", "api_key") or entry.status == "disabled" \
-            or not entry.api_base_url:
+    if (
+        entry is None
+        or entry.connection_type not in ("oauth2", "api_key")
+        or entry.status == "disabled"
+        or not entry.api_base_url
+    ):
         return Cleared(entry)  # integration_request says what is wrong
     url = api.target_url(entry.api_base_url, path)  # an unsafe path is refused before anyone is asked
 
@@ -143,8 +152,9 @@ def _agrees(entry: Entry, reply: Any, was_asked: bool) -> bool:
         raise not_sent(entry.name, "the user did not answer the confirmation")
     if reply.action == "accept" and (reply.content or {}).get("send") is True:
         return True
-    raise not_sent(entry.name, "the user declined" if reply.action != "cancel" else "the user dismissed the "
-                   "confirmation")
+    raise not_sent(
+        entry.name, "the user declined" if reply.action != "cancel" else "the user dismissed the confirmation"
+    )
 
 
 async def _send_to_page(ctx: Context, slug: str) -> None:
@@ -177,5 +187,7 @@ async def reconnect(ctx: Context, slug: str, cleared: Cleared) -> InputRequiredR
     if not asking.channel(ctx).rounds:
         await _send_to_page(ctx, slug)
     started = await connecting.open_page(ctx, slug)
-    return asking.ask_again({connecting.KEY: connecting.page_request(started, with_id=False)},
-                            {**cleared.state, connecting.KEY: connecting.asked(started)})
+    return asking.ask_again(
+        {connecting.KEY: connecting.page_request(started, with_id=False)},
+        {**cleared.state, connecting.KEY: connecting.asked(started)},
+    )

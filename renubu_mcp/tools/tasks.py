@@ -61,15 +61,22 @@ async def create_task(
     async with user_transaction(ctx) as conn:
         status = await touch_workflow(conn, workflow_id)
         if status not in open_statuses:
-            raise Conflict(f"workflow {workflow_id} is {status}; tasks can be added only to workflows that are "
-                           f"{one_of(open_statuses)}")
+            raise Conflict(
+                f"workflow {workflow_id} is {status}; tasks can be added only to workflows that are "
+                f"{one_of(open_statuses)}"
+            )
         task_id = await conn.fetchval(
             """
             INSERT INTO workflow_tasks (workflow_execution_id, title, description, priority, due_date, assigned_to)
             VALUES ($1, $2, $3, $4, $5, $6)
             RETURNING id
             """,
-            workflow_id, title, description, priority, due_date, assignee_id,
+            workflow_id,
+            title,
+            description,
+            priority,
+            due_date,
+            assignee_id,
         )
         return render(await task_document(conn, task_id))
 
@@ -79,8 +86,10 @@ async def create_task(
 async def update_task(
     ctx: Context,
     task_id: TaskId,
-    status: Annotated[Literal["pending", "in_progress", "snoozed", "completed", "skipped"] | None, Field(
-        description="completed, skipped: final")] = None,
+    status: Annotated[
+        Literal["pending", "in_progress", "snoozed", "completed", "skipped"] | None,
+        Field(description="completed, skipped: final"),
+    ] = None,
     assignee_id: AssigneeId = None,
     snoozed_until: Annotated[datetime | None, Field(description="with status snoozed")] = None,
 ) -> CallToolResult:
@@ -94,8 +103,10 @@ async def update_task(
         current = task["status"]
         allowed = TASK_TRANSITIONS[current]
         if not allowed:
-            raise Conflict(f"task {task_id} is {current}, which is final: it cannot change. "
-                           f"Only tasks that are pending, in_progress or snoozed can be updated.")
+            raise Conflict(
+                f"task {task_id} is {current}, which is final: it cannot change. "
+                f"Only tasks that are pending, in_progress or snoozed can be updated."
+            )
         new_status = status or current
         if new_status not in allowed:
             raise Conflict(f"task {task_id} cannot go from {current} to {new_status}; valid: {one_of(allowed)}")
@@ -117,7 +128,10 @@ async def update_task(
             )
             SELECT {TASK_JSON}
             """,
-            task_id, new_status, assignee_id, snoozed_until,
+            task_id,
+            new_status,
+            assignee_id,
+            snoozed_until,
         )
         if updated is None:
             raise NotFound(NO_TASK.format(task_id))
@@ -128,16 +142,18 @@ async def update_task(
 async def record_action(
     ctx: Context,
     workflow_id: WorkflowId,
-    action_type: Annotated[str, Field(pattern=IDENTIFIER, description=(
-        "e.g. email_sent, call_logged, meeting_held, note"))],
-    action_data: Annotated[dict[str, Any], WithJsonSchema({"type": "object", "description": "details"})
-                           ] = {},  # noqa: B006 (pydantic copies defaults)
+    action_type: Annotated[
+        str, Field(pattern=IDENTIFIER, description=("e.g. email_sent, call_logged, meeting_held, note"))
+    ],
+    action_data: Annotated[dict[str, Any], WithJsonSchema({"type": "object", "description": "details"})] = {},  # noqa: B006 (pydantic copies defaults)
     task_id: UUID | None = None,
 ) -> CallToolResult:
     """Log something done on a workflow (email, call, decision) in its audit trail."""
     if action_type in SERVER_ACTION_TYPES:
-        raise InvalidArgument(f"action_type {action_type!r} is recorded by the server itself; "
-                              "choose another name, e.g. note, email_sent, call_logged")
+        raise InvalidArgument(
+            f"action_type {action_type!r} is recorded by the server itself; "
+            "choose another name, e.g. note, email_sent, call_logged"
+        )
     try:
         size = len(json.dumps(action_data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode())
     except ValueError:

@@ -20,10 +20,12 @@ TASK_STATUSES = ("pending", "in_progress", "snoozed", "completed", "skipped")
 # with the names its row function needs joined in.
 WORKFLOW_JSON = """renubu_read.workflow_row(e, c.name, o.full_name, true, e.user_id IS DISTINCT FROM auth.uid())::text
 FROM e LEFT JOIN customers c ON c.id = e.customer_id LEFT JOIN renubu_read.people o ON o.id = e.user_id"""
-TASK_JSON = ("renubu_read.task_row(t, true, n.full_name)::text"
-             " FROM t LEFT JOIN renubu_read.people n ON n.id = t.assigned_to")
-ACTION_JSON = ("renubu_read.action_row(a, true, n.full_name)::text"
-               " FROM a LEFT JOIN renubu_read.people n ON n.id = a.user_id")
+TASK_JSON = (
+    "renubu_read.task_row(t, true, n.full_name)::text FROM t LEFT JOIN renubu_read.people n ON n.id = t.assigned_to"
+)
+ACTION_JSON = (
+    "renubu_read.action_row(a, true, n.full_name)::text FROM a LEFT JOIN renubu_read.people n ON n.id = a.user_id"
+)
 NO_WORKFLOW = "no workflow {} (it does not exist or is not yours); find workflows with list_workflows"
 NO_TASK = "no task {} (it does not exist or is not yours); find tasks with get_workflow"
 
@@ -36,8 +38,9 @@ async def wake_due_workflows(
     The SQL function does the work in one statement: it locks the candidates, skips those on customers the caller
     no longer sees, and wakes nothing in a read-only transaction.
     """
-    rows = await conn.fetch("SELECT execution_id, wake_reason FROM wake_due_workflows($1, $2)",
-                            customer_id, execution_id)
+    rows = await conn.fetch(
+        "SELECT execution_id, wake_reason FROM wake_due_workflows($1, $2)", customer_id, execution_id
+    )
     return [{"id": str(r["execution_id"]), "reason": r["wake_reason"]} for r in rows]
 
 
@@ -65,7 +68,8 @@ async def update_workflow(conn: asyncpg.Connection, workflow_id: UUID, assignmen
         )
         SELECT {WORKFLOW_JSON}
         """,
-        workflow_id, *args,
+        workflow_id,
+        *args,
     )
     if row is None:
         raise NotFound(NO_WORKFLOW.format(workflow_id))
@@ -96,7 +100,10 @@ async def touch_workflow(conn: asyncpg.Connection, workflow_id: UUID) -> str:
 
 
 async def insert_action(
-    conn: asyncpg.Connection, workflow_id: UUID, action_type: str, action_data: dict[str, Any],
+    conn: asyncpg.Connection,
+    workflow_id: UUID,
+    action_type: str,
+    action_data: dict[str, Any],
     task_id: UUID | None = None,
 ) -> dict[str, Any]:
     """Record an action as the calling user (user_id defaults to auth.uid(); RLS insists on it)."""
@@ -109,7 +116,10 @@ async def insert_action(
         )
         SELECT {ACTION_JSON}
         """,
-        workflow_id, task_id, action_type, action_data,
+        workflow_id,
+        task_id,
+        action_type,
+        action_data,
     )
     return json.loads(row)
 
@@ -140,7 +150,8 @@ async def require_task_of(conn: asyncpg.Connection, task_id: UUID, workflow_id: 
     status = await conn.fetchval(
         "SELECT t.status FROM workflow_tasks t"
         " WHERE t.id = $1 AND t.workflow_execution_id = $2 AND t.deleted_at IS NULL",
-        task_id, workflow_id,
+        task_id,
+        workflow_id,
     )
     if status is None:
         raise NotFound(f"no task {task_id} in workflow {workflow_id}; its tasks are listed by get_workflow")

@@ -54,10 +54,14 @@ def _require_transition(workflow: asyncpg.Record, tool: str) -> None:
     if workflow["status"] in allowed:
         return
     if tool == "complete_workflow" and workflow["status"] == "completed":
-        raise Conflict(f"workflow {workflow['id']} is already completed; complete_workflow applies only to "
-                       f"workflows that are {one_of(allowed)}")
-    raise Conflict(f"workflow {workflow['id']} is {workflow['status']}; {tool} applies only to workflows that are "
-                   f"{one_of(allowed)}. A completed workflow is final: start a new one with start_workflow.")
+        raise Conflict(
+            f"workflow {workflow['id']} is already completed; complete_workflow applies only to "
+            f"workflows that are {one_of(allowed)}"
+        )
+    raise Conflict(
+        f"workflow {workflow['id']} is {workflow['status']}; {tool} applies only to workflows that are "
+        f"{one_of(allowed)}. A completed workflow is final: start a new one with start_workflow."
+    )
 
 
 def require_aware(name: str, value: datetime) -> None:
@@ -117,13 +121,19 @@ WakeCondition = Annotated[
 # What the model is shown: one flat object (the union's four members cost the catalog three times as much); the
 # arguments are still validated against the exact union.
 _WAKE_CONDITIONS_SCHEMA = {
-    "type": "array", "maxItems": 10, "description": "wake when any holds",
-    "items": {"type": "object", "required": ["type"], "properties": {
-        "type": {"enum": ["risk_score_at_least", "renewal_within_days", "task_completed", "all_tasks_completed"]},
-        "threshold": {"type": "integer", "description": "risk_score_at_least: 0-100"},
-        "days": {"type": "integer", "description": "renewal_within_days: 1-365"},
-        "task_id": {"type": "string", "format": "uuid", "description": "task_completed: a task of this workflow"},
-    }},
+    "type": "array",
+    "maxItems": 10,
+    "description": "wake when any holds",
+    "items": {
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            "type": {"enum": ["risk_score_at_least", "renewal_within_days", "task_completed", "all_tasks_completed"]},
+            "threshold": {"type": "integer", "description": "risk_score_at_least: 0-100"},
+            "days": {"type": "integer", "description": "renewal_within_days: 1-365"},
+            "task_id": {"type": "string", "format": "uuid", "description": "task_completed: a task of this workflow"},
+        },
+    },
 }
 _CUSTOMER_CONDITIONS = ("risk_score_at_least", "renewal_within_days")
 
@@ -144,8 +154,14 @@ async def list_workflows(
     `woken`."""
     filters = {"status": status, "customer": customer_id, "owner": owner_id}
     after, after_id = decode_keyset_cursor(cursor, filters)
-    args = {"status": status, "customer_id": customer_id, "owner_id": owner_id, "after": after, "after_id": after_id,
-            "limit": limit}
+    args = {
+        "status": status,
+        "customer_id": customer_id,
+        "owner_id": owner_id,
+        "after": after,
+        "after_id": after_id,
+        "limit": limit,
+    }
     document = await _read_waking(ctx, "list_workflows", args, customer_id=customer_id)
     return render(finish_page(document, 0, limit, filters))
 
@@ -164,8 +180,9 @@ async def get_workflow(
 @toolset.write("Start workflow", destructive=False, idempotent=False)
 async def start_workflow(
     ctx: Context,
-    workflow_type: Annotated[str, Field(pattern=IDENTIFIER, description=(
-        "e.g. renewal, qbr, risk_mitigation, expansion, onboarding"))],
+    workflow_type: Annotated[
+        str, Field(pattern=IDENTIFIER, description=("e.g. renewal, qbr, risk_mitigation, expansion, onboarding"))
+    ],
     customer_id: CustomerId,
     workflow_name: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
     total_slides: Annotated[int | None, Field(ge=1, le=1000)] = None,
@@ -173,12 +190,16 @@ async def start_workflow(
     """Start a workflow on one of your customers; then add tasks with create_task."""
     workflow_name = not_blank("workflow_name", workflow_name, optional=True)
     async with user_transaction(ctx) as conn:
-        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM customers c WHERE c.id = $1 AND c.deleted_at IS NULL)",
-                                   customer_id):
-            raise NotFound(f"no customer {customer_id} (it does not exist or is not assigned to you); "
-                           "find customers with search_customers")
-        workflow = json.loads(await conn.fetchval(
-            f"""
+        if not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM customers c WHERE c.id = $1 AND c.deleted_at IS NULL)", customer_id
+        ):
+            raise NotFound(
+                f"no customer {customer_id} (it does not exist or is not assigned to you); "
+                "find customers with search_customers"
+            )
+        workflow = json.loads(
+            await conn.fetchval(
+                f"""
             WITH e AS (
               INSERT INTO workflow_executions
                 (customer_id, workflow_type, workflow_name, status, current_slide_index, total_slides, started_at)
@@ -187,10 +208,18 @@ async def start_workflow(
             )
             SELECT {WORKFLOW_JSON}
             """,
-            customer_id, workflow_type, workflow_name, total_slides,
-        ))
-        await insert_action(conn, UUID(workflow["id"]), "workflow_started",
-                            {"workflow_type": workflow_type, "customer_id": str(customer_id)})
+                customer_id,
+                workflow_type,
+                workflow_name,
+                total_slides,
+            )
+        )
+        await insert_action(
+            conn,
+            UUID(workflow["id"]),
+            "workflow_started",
+            {"workflow_type": workflow_type, "customer_id": str(customer_id)},
+        )
     return render(workflow)
 
 
@@ -211,15 +240,18 @@ async def advance_workflow(
         if workflow["status"] == "in_progress" and workflow["current_slide_index"] == slide_index:
             return render(await workflow_document(conn, workflow_id))
         updated = await update_workflow(
-            conn, workflow_id,
+            conn,
+            workflow_id,
             """status = 'in_progress', current_slide_index = $2, started_at = coalesce(e.started_at, now()),
                woken_at = CASE WHEN $3 THEN now() ELSE e.woken_at END,
                wake_reason = CASE WHEN $3 THEN 'advanced manually' ELSE e.wake_reason END,
                snoozed_until = CASE WHEN $3 THEN NULL ELSE e.snoozed_until END""",
-            slide_index, workflow["status"] == "snoozed",
+            slide_index,
+            workflow["status"] == "snoozed",
         )
-        await insert_action(conn, workflow_id, "slide_advanced",
-                            {"from": workflow["current_slide_index"], "to": slide_index})
+        await insert_action(
+            conn, workflow_id, "slide_advanced", {"from": workflow["current_slide_index"], "to": slide_index}
+        )
     return render(updated)
 
 
@@ -228,8 +260,9 @@ async def snooze_workflow(
     ctx: Context,
     workflow_id: WorkflowId,
     until: Annotated[datetime | None, Field(description="with timezone")] = None,
-    wake_conditions: Annotated[list[WakeCondition] | None, Field(max_length=10),
-                               WithJsonSchema(_WAKE_CONDITIONS_SCHEMA)] = None,
+    wake_conditions: Annotated[
+        list[WakeCondition] | None, Field(max_length=10), WithJsonSchema(_WAKE_CONDITIONS_SCHEMA)
+    ] = None,
 ) -> CallToolResult:
     """Snooze a workflow until a time and/or a condition holds, whichever is first."""
     conditions = wake_conditions or []
@@ -249,10 +282,12 @@ async def snooze_workflow(
                 if task_status == "skipped":
                     raise InvalidArgument(f"task {condition.task_id} was skipped, so it will never be completed")
         updated = await update_workflow(
-            conn, workflow_id,
+            conn,
+            workflow_id,
             """status = 'snoozed', snoozed_until = $2, snoozed_at = now(), wake_conditions = $3,
                woken_at = NULL, wake_reason = NULL""",
-            until, stored,
+            until,
+            stored,
         )
         await conn.execute(
             "UPDATE workflow_conditions SET deleted_at = now() WHERE workflow_execution_id = $1 AND deleted_at IS NULL",
@@ -264,16 +299,23 @@ async def snooze_workflow(
                 INSERT INTO workflow_conditions (workflow_execution_id, condition_type, condition_config)
                 SELECT $1, c ->> 'type', c - 'type' FROM jsonb_array_elements($2::jsonb) AS c
                 """,
-                workflow_id, stored,
+                workflow_id,
+                stored,
             )
             # The database decides what "holds" means; asking it here keeps the two from drifting.
             # Raising rolls the whole snooze back.
             reason = await conn.fetchval("SELECT wake_reason FROM wake_due_workflows(NULL, $1)", workflow_id)
             if reason is not None:
-                raise InvalidArgument(f"the workflow would wake at once ({reason}); "
-                                      "choose conditions that do not hold yet, or only a time")
-        await insert_action(conn, workflow_id, "workflow_snoozed",
-                            {"until": until.isoformat() if until else None, "wake_conditions": stored})
+                raise InvalidArgument(
+                    f"the workflow would wake at once ({reason}); "
+                    "choose conditions that do not hold yet, or only a time"
+                )
+        await insert_action(
+            conn,
+            workflow_id,
+            "workflow_snoozed",
+            {"until": until.isoformat() if until else None, "wake_conditions": stored},
+        )
     return render(updated)
 
 

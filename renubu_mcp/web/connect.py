@@ -50,7 +50,10 @@ def _link_state_problem(app: Any, link: Link | None) -> Response | None:
             return _refused(
                 f"The signing secret for {link.name} was already shown (it ends in \u2026{link.secret_hint}) and is "
                 f"never shown again. To get a new one, which replaces it, ask your assistant to connect "
-                f"{link.name} again.", 410, title="Already used")
+                f"{link.name} again.",
+                410,
+                title="Already used",
+            )
         return _refused(f"This link has already been used. {NEW_LINK}", 410, title="Already used")
     if link.expired:
         return _refused(f"This link has expired (links last 10 minutes). {NEW_LINK}", 410, title="Link expired")
@@ -71,12 +74,14 @@ def _form(app: Any, link: Link, request: Request, *, error: str | None = None, s
         title = f"Connect {link.name}"
         body = (
             _for_whom(link)
-            + paragraph(f"Next, {link.name} asks you to approve access. Renubu then keeps the access {link.name} "
-                        f"grants encrypted and uses it only to call {link.name} for you; it is never shown to you, "
-                        "an admin or your assistant.")
+            + paragraph(
+                f"Next, {link.name} asks you to approve access. Renubu then keeps the access {link.name} "
+                f"grants encrypted and uses it only to call {link.name} for you; it is never shown to you, "
+                "an admin or your assistant."
+            )
             + problem
             + f'<form method="post">{hidden}<button type="submit" id="submit">Continue to {esc(link.name)}'
-              "</button></form>"
+            "</button></form>"
         )
         # Chromium applies form-action to the redirect that follows the POST: allow the provider's origin.
         form_targets = (form_target(link.authorization_url or ""),)
@@ -84,50 +89,61 @@ def _form(app: Any, link: Link, request: Request, *, error: str | None = None, s
         title = f"Connect {link.name}"
         body = (
             _for_whom(link)
-            + paragraph(f"Paste your {link.name} API key. Renubu stores it encrypted and uses it only to call "
-                      f"{link.name} for you; it is never shown again, not to you, an admin or your assistant.")
+            + paragraph(
+                f"Paste your {link.name} API key. Renubu stores it encrypted and uses it only to call "
+                f"{link.name} for you; it is never shown again, not to you, an admin or your assistant."
+            )
             + problem
             + f'<form method="post" autocomplete="off">{hidden}'
-              '<label for="api_key">API key</label>'
-              f'<input type="password" id="api_key" name="api_key" required maxlength="{connect.MAX_API_KEY_CHARS}"'
-              ' autocomplete="off" spellcheck="false">'
-              '<button type="submit" id="submit">Connect</button></form>'
+            '<label for="api_key">API key</label>'
+            f'<input type="password" id="api_key" name="api_key" required maxlength="{connect.MAX_API_KEY_CHARS}"'
+            ' autocomplete="off" spellcheck="false">'
+            '<button type="submit" id="submit">Connect</button></form>'
         )
     else:
         title = f"Connect webhooks from {link.name}"
         endpoint = connect.webhook_url(app, link.install_id)
-        replaces = (f" It replaces the current secret (ending in \u2026{link.secret_hint}), which stops working."
-                    if link.secret_hint else "")
+        replaces = (
+            f" It replaces the current secret (ending in \u2026{link.secret_hint}), which stops working."
+            if link.secret_hint
+            else ""
+        )
         body = (
             _for_whom(link)
-            + f"<p>{esc(link.name)} sends events to <code id=\"endpoint\">{esc(endpoint)}</code>, signed with a "
+            + f'<p>{esc(link.name)} sends events to <code id="endpoint">{esc(endpoint)}</code>, signed with a '
             f"secret that only it and Renubu know.</p>"
-            + paragraph(f"The signing secret is shown once, on the next page: have the sending product's webhook "
-                        f"settings open to paste it.{replaces}")
+            + paragraph(
+                f"The signing secret is shown once, on the next page: have the sending product's webhook "
+                f"settings open to paste it.{replaces}"
+            )
             + problem
             + f'<form method="post">{hidden}<button type="submit" id="submit">Show the signing secret</button></form>'
         )
-    response = render_page(title, body, tone="neutral", status_code=status_code, forms=True,
-                           form_targets=form_targets)
+    response = render_page(title, body, tone="neutral", status_code=status_code, forms=True, form_targets=form_targets)
     secure = urlsplit(connect.base_url(app)).scheme == "https"
-    response.set_cookie(COOKIE, nonce, max_age=600, path=request.url.path, secure=secure, httponly=True,
-                        samesite="strict")
+    response.set_cookie(
+        COOKIE, nonce, max_age=600, path=request.url.path, secure=secure, httponly=True, samesite="strict"
+    )
     return response
 
 
 def _for_whom(link: Link) -> str:
     """Whose link this is, first: someone sent another user's link can tell, and close the page."""
     who = link.user_email or "another Renubu user"
-    return (f'<p id="for-whom">This connects {esc(link.name)} to the Renubu account of <strong>{esc(who)}</strong>. '
-            "If that is not you, or you did not ask your assistant to connect it, close this page.</p>")
+    return (
+        f'<p id="for-whom">This connects {esc(link.name)} to the Renubu account of <strong>{esc(who)}</strong>. '
+        "If that is not you, or you did not ask your assistant to connect it, close this page.</p>"
+    )
 
 
 def _secret_page(app: Any, link: Link, secret: str) -> Response:
     endpoint = connect.webhook_url(app, link.install_id)
     body = (
-        paragraph(f"{link.name} can now send events to Renubu. Copy the signing secret into the webhook settings "
-                  "of the sending product now: it is not shown again.")
-        + f"<p>Endpoint: <code id=\"endpoint\">{esc(endpoint)}</code></p>"
+        paragraph(
+            f"{link.name} can now send events to Renubu. Copy the signing secret into the webhook settings "
+            "of the sending product now: it is not shown again."
+        )
+        + f'<p>Endpoint: <code id="endpoint">{esc(endpoint)}</code></p>'
         + f'<p>Signing secret:</p><code class="secret" id="signing-secret">{esc(secret)}</code>'
         + "<p>Each delivery is a POST with the headers "
         + f"<code>{esc(TIMESTAMP_HEADER)}: &lt;unix seconds&gt;</code> and "
@@ -148,8 +164,9 @@ def connect_endpoint(get_app: Callable[[], Any]) -> Callable[[Request], Any]:
         try:
             link = await connect.find_link(app, token)
         except LinkUnavailable:
-            return _refused("The Renubu database is unavailable right now. Try again in a moment.", 503,
-                            title="Try again")
+            return _refused(
+                "The Renubu database is unavailable right now. Try again in a moment.", 503, title="Try again"
+            )
         problem = _link_state_problem(app, link)
         if problem is not None:
             return problem
@@ -161,8 +178,13 @@ def connect_endpoint(get_app: Callable[[], Any]) -> Callable[[Request], Any]:
         if form is None:
             return _form(app, link, request, error="The form could not be read. Try again.", status_code=400)
         if not connect.csrf_ok(app, link, request.cookies.get(COOKIE, ""), form.get("csrf", "")):
-            return _form(app, link, request, status_code=403,
-                         error="This form is out of date (or did not come from this page). Try again.")
+            return _form(
+                app,
+                link,
+                request,
+                status_code=403,
+                error="This form is out of date (or did not come from this page). Try again.",
+            )
         try:
             if link.purpose == "oauth2":
                 going = await connect.begin_authorization(app, link)

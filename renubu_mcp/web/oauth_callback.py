@@ -33,10 +33,12 @@ from .webhooks import webhook_routes
 
 log = logging.getLogger(__name__)
 
+
 def render(outcome: CallbackOutcome) -> HTMLResponse:
     """The page for an outcome: our own words, escaped, with the headers that keep the URL's secrets in."""
-    return render_page(outcome.title, paragraph(outcome.message), tone="ok" if outcome.ok else "error",
-                       status_code=outcome.status_code)
+    return render_page(
+        outcome.title, paragraph(outcome.message), tone="ok" if outcome.ok else "error", status_code=outcome.status_code
+    )
 
 
 def callback_endpoint(get_app: Callable[[], Any]) -> Callable[[Request], Any]:
@@ -138,7 +140,11 @@ class LoopbackListener:
         get_app = lambda: self._app_state  # noqa: E731
         config = uvicorn.Config(
             Starlette(routes=callback_routes(get_app) + connect_routes(get_app) + webhook_routes(get_app)),
-            lifespan="off", access_log=False, log_config=None, log_level="warning", server_header=False,
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            log_level="warning",
+            server_header=False,
             date_header=False,
         )
         self._server = _EmbeddedServer(config)
@@ -203,8 +209,12 @@ async def serve_callback_on_loopback(
     try:
         url = await listener.open()
     except OSError as exc:
-        log.warning("cannot listen for OAuth callbacks on %s:%s (%s); connecting integrations will not complete here",
-                    host, port, exc.strerror or type(exc).__name__)
+        log.warning(
+            "cannot listen for OAuth callbacks on %s:%s (%s); connecting integrations will not complete here",
+            host,
+            port,
+            exc.strerror or type(exc).__name__,
+        )
         yield None
         return
     try:

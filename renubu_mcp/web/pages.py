@@ -69,10 +69,14 @@ COLOURS = {"ok": "#176b3a", "error": "#a32020", "neutral": "#1d2330"}
 
 
 def render_page(
-    title: str, body_html: str, *, tone: str, status_code: int = 200, forms: bool = False,
+    title: str,
+    body_html: str,
+    *,
+    tone: str,
+    status_code: int = 200,
+    forms: bool = False,
     form_targets: tuple[str, ...] = (),
 ) -> HTMLResponse:
     """A page: `title` is escaped here; `body_html` must already be built from escaped parts."""
     page = _SHELL.format(title=esc(title), body=body_html, colour=COLOURS[tone])
-    return HTMLResponse(page, status_code=status_code,
-                        headers=security_headers(forms=forms, form_targets=form_targets))
+    return HTMLResponse(page, status_code=status_code, headers=security_headers(forms=forms, form_targets=form_targets))

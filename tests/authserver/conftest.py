@@ -1,10 +1,10 @@
 """The built-in authorization server on a real uvicorn, driven by the SDK's OAuth client and a scripted user agent.
 
-    live             the HTTP app on a loopback port, on this test's own demo database, the demo users' password
-                     set to PASSWORD; live.url, live.owner (asyncpg as the schema owner), live.settings
-    user_agent       signs in on the page like a browser would (cookies, the form's hidden fields), with httpx
-    oauth_client(..) the SDK's OAuthClientProvider with in-memory storage, its browser steps done by a user agent
-    mcp_as(..)       an MCP client session over streamable HTTP with a bearer token or an OAuth provider
+live             the HTTP app on a loopback port, on this test's own demo database, the demo users' password
+                 set to PASSWORD; live.url, live.owner (asyncpg as the schema owner), live.settings
+user_agent       signs in on the page like a browser would (cookies, the form's hidden fields), with httpx
+oauth_client(..) the SDK's OAuthClientProvider with in-memory storage, its browser steps done by a user agent
+mcp_as(..)       an MCP client session over streamable HTTP with a bearer token or an OAuth provider
 """
 
 from __future__ import annotations
@@ -90,8 +90,10 @@ async def live(demo_db, free_tcp_port) -> AsyncIterator[Live]:
 
 
 def hidden_fields(page: str) -> dict[str, str]:
-    return {m.group(1): html.unescape(m.group(2))
-            for m in re.finditer(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">', page)}
+    return {
+        m.group(1): html.unescape(m.group(2))
+        for m in re.finditer(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">', page)
+    }
 
 
 def query_of(location: str) -> dict[str, str]:
@@ -107,8 +109,9 @@ class SignInPage:
     def text(self) -> str:
         return self.response.text
 
-    async def submit(self, email: str = "alice@example.com", password: str = PASSWORD,
-                     decision: str = "allow", **changes: str) -> httpx.Response:
+    async def submit(
+        self, email: str = "alice@example.com", password: str = PASSWORD, decision: str = "allow", **changes: str
+    ) -> httpx.Response:
         fields = {**hidden_fields(self.text), "email": email, "password": password, "decision": decision, **changes}
         base = str(self.response.url).split("/authorize")[0]
         return await self.http.post(f"{base}/authorize/sign-in", data=fields)
@@ -123,8 +126,9 @@ class UserAgent:
     async def open(self, authorize_url: str) -> SignInPage:
         return SignInPage(await self.http.get(authorize_url), self.http)
 
-    async def sign_in(self, authorize_url: str, email: str = "alice@example.com", password: str = PASSWORD,
-                      decision: str = "allow") -> dict[str, str]:
+    async def sign_in(
+        self, authorize_url: str, email: str = "alice@example.com", password: str = PASSWORD, decision: str = "allow"
+    ) -> dict[str, str]:
         """The query the browser is sent back with (code, state, iss, or an error)."""
         page = await self.open(authorize_url)
         assert page.response.status_code == 200, page.text
@@ -182,16 +186,22 @@ class ScriptedBrowser:
 
 
 def client_metadata(auth_method: str | None = None, redirect: str = CALLBACK, name: str = "Test client"):
-    return OAuthClientMetadata(client_name=name, redirect_uris=[AnyUrl(redirect)],
-                               grant_types=["authorization_code", "refresh_token"], response_types=["code"],
-                               token_endpoint_auth_method=auth_method)
+    return OAuthClientMetadata(
+        client_name=name,
+        redirect_uris=[AnyUrl(redirect)],
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        token_endpoint_auth_method=auth_method,
+    )
 
 
-def oauth_client(live: Live, redirect, callback, *, auth_method: str | None = None,
-                 storage: MemoryStorage | None = None) -> tuple[OAuthClientProvider, MemoryStorage]:
+def oauth_client(
+    live: Live, redirect, callback, *, auth_method: str | None = None, storage: MemoryStorage | None = None
+) -> tuple[OAuthClientProvider, MemoryStorage]:
     storage = storage or MemoryStorage()
-    provider = OAuthClientProvider(live.resource, client_metadata(auth_method), storage, redirect_handler=redirect,
-                                   callback_handler=callback)
+    provider = OAuthClientProvider(
+        live.resource, client_metadata(auth_method), storage, redirect_handler=redirect, callback_handler=callback
+    )
     return provider, storage
 
 
@@ -212,8 +222,12 @@ async def customer_names(client: Client) -> set[str]:
 async def status_with(live: Live, token: str) -> int:
     """What /mcp answers a bearer token (401 when refused)."""
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
-    headers = {"authorization": f"Bearer {token}", "content-type": "application/json",
-               "accept": "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25"}
+    headers = {
+        "authorization": f"Bearer {token}",
+        "content-type": "application/json",
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": "2025-11-25",
+    }
     async with httpx.AsyncClient() as http:
         return (await http.post(live.resource, json=body, headers=headers)).status_code
 
@@ -240,18 +254,27 @@ class Registered:
 async def register(live: Live, redirect_uris: list[str] | None = None, **metadata: Any) -> Registered:
     uris = redirect_uris or [CALLBACK]
     async with httpx.AsyncClient() as http:
-        answer = await http.post(f"{live.url}/register", json={"redirect_uris": uris, "client_name": "Hand client",
-                                                               **metadata})
+        answer = await http.post(
+            f"{live.url}/register", json={"redirect_uris": uris, "client_name": "Hand client", **metadata}
+        )
     assert answer.status_code == 201, answer.text
     body = answer.json()
     return Registered(body["client_id"], body.get("client_secret"), uris[0])
 
 
-def authorize_url(live: Live, client: Registered, challenge: str, *, redirect_uri: str | None = None,
-                  **extra: str) -> str:
-    params = {"response_type": "code", "client_id": client.client_id, "redirect_uri": redirect_uri or client.redirect_uri,
-              "code_challenge": challenge, "code_challenge_method": "S256", "state": "state-" + secrets.token_hex(4),
-              "resource": live.resource, **extra}
+def authorize_url(
+    live: Live, client: Registered, challenge: str, *, redirect_uri: str | None = None, **extra: str
+) -> str:
+    params = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": redirect_uri or client.redirect_uri,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": "state-" + secrets.token_hex(4),
+        "resource": live.resource,
+        **extra,
+    }
     return f"{live.url}/authorize?{urlencode({k: v for k, v in params.items() if v is not None})}"
 
 
@@ -260,8 +283,9 @@ async def token_request(live: Live, client: Registered, **form: str) -> httpx.Re
         return await http.post(f"{live.url}/token", data={**client.credentials(), **form})
 
 
-async def code_for(live: Live, agent: UserAgent, client: Registered, challenge: str, email: str = "alice@example.com",
-                   **extra: str) -> str:
+async def code_for(
+    live: Live, agent: UserAgent, client: Registered, challenge: str, email: str = "alice@example.com", **extra: str
+) -> str:
     answer = await agent.sign_in(authorize_url(live, client, challenge, **extra), email)
     assert answer["iss"] == live.url and "code" in answer, answer
     return answer["code"]
@@ -270,7 +294,14 @@ async def code_for(live: Live, agent: UserAgent, client: Registered, challenge: 
 async def tokens_for(live: Live, agent: UserAgent, client: Registered, email: str = "alice@example.com") -> dict:
     verifier, challenge = pkce()
     code = await code_for(live, agent, client, challenge, email)
-    answer = await token_request(live, client, grant_type="authorization_code", code=code,
-                                 redirect_uri=client.redirect_uri, code_verifier=verifier, resource=live.resource)
+    answer = await token_request(
+        live,
+        client,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=client.redirect_uri,
+        code_verifier=verifier,
+        resource=live.resource,
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()

@@ -28,8 +28,10 @@ async def chromium():
     if missing:
         if os.environ.get("RENUBU_SKIP_BROWSER_TESTS") == "1":
             pytest.skip(f"browser tests skipped on purpose (RENUBU_SKIP_BROWSER_TESTS=1); missing {missing}")
-        pytest.fail(f"browser tests need {missing}: run scripts/bootstrap test as root on Debian "
-                    "(or set RENUBU_SKIP_BROWSER_TESTS=1 to skip them on purpose)")
+        pytest.fail(
+            f"browser tests need {missing}: run scripts/bootstrap test as root on Debian "
+            "(or set RENUBU_SKIP_BROWSER_TESTS=1 to skip them on purpose)"
+        )
     shots = Path(tempfile.mkdtemp(prefix="renubu-sign-in-"))
     browser = await asyncio.to_thread(Chromium, shots)
     yield browser
@@ -46,8 +48,15 @@ async def loopback_callback(unused_tcp_port):
             answer.set_result(dict(request.query_params))
         return PlainTextResponse("Signed in. You can close this window.")
 
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/callback", callback)]), host="127.0.0.1",
-                                           port=unused_tcp_port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/callback", callback)]),
+            host="127.0.0.1",
+            port=unused_tcp_port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -79,8 +88,13 @@ async def test_chromium_signs_alice_in_for_the_sdk_client(live, chromium, loopba
         return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
 
     storage = MemoryStorage()
-    provider = OAuthClientProvider(live.resource, client_metadata(redirect=redirect_uri, name="Chromium client"),
-                                   storage, redirect_handler=open_in_browser, callback_handler=wait_for_callback)
+    provider = OAuthClientProvider(
+        live.resource,
+        client_metadata(redirect=redirect_uri, name="Chromium client"),
+        storage,
+        redirect_handler=open_in_browser,
+        callback_handler=wait_for_callback,
+    )
     async with mcp_as(live, auth=provider) as alice:
         assert "Acme Corp" in await customer_names(alice)
     sign_in, back = pages

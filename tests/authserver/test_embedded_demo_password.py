@@ -17,9 +17,12 @@ from tests.conftest import private_tmp_dir
 async def passwords_match(dsn: str, password: str) -> list[bool]:
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch("SELECT coalesce(encrypted_password = extensions.crypt($1, encrypted_password), false)"
-                                " AS ok FROM auth.users WHERE id = ANY($2::uuid[]) ORDER BY id",
-                                password, [u.id for u in DEMO_USERS])
+        rows = await conn.fetch(
+            "SELECT coalesce(encrypted_password = extensions.crypt($1, encrypted_password), false)"
+            " AS ok FROM auth.users WHERE id = ANY($2::uuid[]) ORDER BY id",
+            password,
+            [u.id for u in DEMO_USERS],
+        )
     finally:
         await conn.close()
     return [r["ok"] for r in rows]

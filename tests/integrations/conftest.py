@@ -1,11 +1,11 @@
 """Fixtures for the integrations toolset and the OAuth flow, on a fresh demo database per test.
 
-    connect(email)        an MCP session as a demo user, on a server that also offers the integrations toolset
-    provider              a FakeProvider; `mocked` serves it through respx (any other outbound request fails)
-    hubspot(provider)     points the demo 'hubspot' entry at the fake provider, with its client secret stored
-    app()                 an AppState of its own (another pool on the same database): what the callback runs on
-    browser               drives GET /oauth/callback on the Starlette route in-process
-    web                   an httpx client (keeping cookies) on every web route: callback, connect pages, webhooks
+connect(email)        an MCP session as a demo user, on a server that also offers the integrations toolset
+provider              a FakeProvider; `mocked` serves it through respx (any other outbound request fails)
+hubspot(provider)     points the demo 'hubspot' entry at the fake provider, with its client secret stored
+app()                 an AppState of its own (another pool on the same database): what the callback runs on
+browser               drives GET /oauth/callback on the Starlette route in-process
+web                   an httpx client (keeping cookies) on every web route: callback, connect pages, webhooks
 """
 
 from __future__ import annotations
@@ -53,8 +53,9 @@ def settings_for(app_dsn: str, email: str | None, **overrides: Any) -> Settings:
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
-    monkeypatch.setattr(provider_module, "RETRY", provider_module.RetryPolicy(attempts=3, first_delay=0.01,
-                                                                              max_delay=0.05, timeout=5.0))
+    monkeypatch.setattr(
+        provider_module, "RETRY", provider_module.RetryPolicy(attempts=3, first_delay=0.01, max_delay=0.05, timeout=5.0)
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -68,8 +69,9 @@ def forget_provider_metadata():
 @pytest.fixture
 def connect(demo_db) -> Callable[..., Any]:
     @asynccontextmanager
-    async def open_session(email: str, *, mode: str = "auto", elicitation_callback: Any = None,
-                           **overrides: Any) -> AsyncIterator[Session]:
+    async def open_session(
+        email: str, *, mode: str = "auto", elicitation_callback: Any = None, **overrides: Any
+    ) -> AsyncIterator[Session]:
         """mode: "auto" (2026-07-28) or "legacy" (2025-11-25); elicitation_callback: what the user answers
         (the client then declares form and URL elicitation)."""
         server = build_server(settings_for(demo_db.app_dsn, email, **overrides))
@@ -93,8 +95,12 @@ async def app_factory(demo_db) -> AsyncIterator[Callable[..., Any]]:
     async def make(stdio_user: str | None = None, max_size: int = 4, key: str | None = KEY, **settings) -> AppState:
         db = await Database.connect(demo_db.app_dsn, min_size=1, max_size=max_size)
         made.append(db)
-        return AppState(settings=settings_for(demo_db.app_dsn, None, **settings), db=db,
-                        stdio_principal=PRINCIPALS[stdio_user] if stdio_user else None, token_key=key)
+        return AppState(
+            settings=settings_for(demo_db.app_dsn, None, **settings),
+            db=db,
+            stdio_principal=PRINCIPALS[stdio_user] if stdio_user else None,
+            token_key=key,
+        )
 
     yield make
     for db in made:
@@ -127,8 +133,16 @@ async def point_at(owner: asyncpg.Connection, provider: FakeProvider, slug: str 
           client_secret_key_id = $9, issuer = $10, token_endpoint_auth_method = $11
         WHERE slug = $1
         """,
-        slug, provider.authorize_url, provider.token_url, extra.get("revocation_url", provider.revoke_url),
-        provider.api_base, CLIENT_ID, provider.client_secret, KEY, key_id(KEY), provider.issuer,
+        slug,
+        provider.authorize_url,
+        provider.token_url,
+        extra.get("revocation_url", provider.revoke_url),
+        provider.api_base,
+        CLIENT_ID,
+        provider.client_secret,
+        KEY,
+        key_id(KEY),
+        provider.issuer,
         extra.get("auth_method", "client_secret_basic"),
     )
 
@@ -205,14 +219,20 @@ async def submit(web: httpx.AsyncClient, connect_url: str, **fields: str) -> htt
     """Open the connect page, then post its form with these fields (as a browser would, same origin)."""
     form = await web.get(path_of(connect_url))
     assert form.status_code == 200, form.text
-    return await web.post(path_of(connect_url), data={"csrf": csrf_of(form), **fields},
-                          headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+    return await web.post(
+        path_of(connect_url),
+        data={"csrf": csrf_of(form), **fields},
+        headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+    )
 
 
 def signed(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
     stamp = int(time.time()) if timestamp is None else timestamp
-    return {"X-Renubu-Timestamp": str(stamp), "X-Renubu-Signature": webhook_signing.sign(secret, stamp, body),
-            "Content-Type": "application/json"}
+    return {
+        "X-Renubu-Timestamp": str(stamp),
+        "X-Renubu-Signature": webhook_signing.sign(secret, stamp, body),
+        "Content-Type": "application/json",
+    }
 
 
 async def connect_webhook(session: Session, web: httpx.AsyncClient, slug: str = "stripe-billing") -> tuple[dict, str]:

@@ -203,9 +203,13 @@ class FakeProvider:
         self.calls["metadata"] += 1
         if path != "/.well-known/oauth-authorization-server" or not self.advertises_iss:
             return 404, {"error": "not_found"}
-        return 200, {"issuer": self.base, "authorization_endpoint": self.authorize_url,
-                     "token_endpoint": self.token_url, "revocation_endpoint": self.revoke_url,
-                     "authorization_response_iss_parameter_supported": True}
+        return 200, {
+            "issuer": self.base,
+            "authorization_endpoint": self.authorize_url,
+            "token_endpoint": self.token_url,
+            "revocation_endpoint": self.revoke_url,
+            "authorization_response_iss_parameter_supported": True,
+        }
 
     # --- respx --------------------------------------------------------------------------------------------
 
@@ -220,8 +224,13 @@ class FakeProvider:
             return httpx.Response(self.revoke(_form(request.content), request.headers.get("authorization")))
 
         def api(request: httpx.Request) -> httpx.Response:
-            status, body, headers = self.api(request.method, request.url.path, request.url.query.decode(),
-                                             request.headers.get("authorization"), request.content)
+            status, body, headers = self.api(
+                request.method,
+                request.url.path,
+                request.url.query.decode(),
+                request.headers.get("authorization"),
+                request.content,
+            )
             return _response(status, body, headers)
 
         def metadata(request: httpx.Request) -> httpx.Response:
@@ -229,7 +238,8 @@ class FakeProvider:
 
         router.post(self.token_url, name="token").mock(side_effect=token)
         router.route(method="GET", host=host, path__startswith="/.well-known/", name="metadata").mock(
-            side_effect=metadata)
+            side_effect=metadata
+        )
         router.post(self.revoke_url, name="revoke").mock(side_effect=revoke)
         router.route(host=host, path__startswith="/api/").mock(side_effect=api)
 
@@ -250,8 +260,13 @@ class FakeProvider:
             return Response(status_code=self.revoke(_form(await request.body()), request.headers.get("authorization")))
 
         async def api(request: Request) -> Response:
-            status, body, headers = self.api(request.method, request.url.path, request.url.query,
-                                             request.headers.get("authorization"), await request.body())
+            status, body, headers = self.api(
+                request.method,
+                request.url.path,
+                request.url.query,
+                request.headers.get("authorization"),
+                await request.body(),
+            )
             return _starlette(status, body, headers)
 
         async def metadata(request: Request) -> Response:
@@ -263,13 +278,15 @@ class FakeProvider:
             redirect = parse_qs(request.url.query)["redirect_uri"][0]
             return Response(status_code=302, headers={"Location": f"{redirect}?{urlencode(back)}"})
 
-        return Starlette(routes=[
-            Route("/.well-known/{rest:path}", metadata, methods=["GET"]),
-            Route("/oauth/authorize", authorize, methods=["GET"]),
-            Route("/oauth/token", token, methods=["POST"]),
-            Route("/oauth/revoke", revoke, methods=["POST"]),
-            Route("/api/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/.well-known/{rest:path}", metadata, methods=["GET"]),
+                Route("/oauth/authorize", authorize, methods=["GET"]),
+                Route("/oauth/token", token, methods=["POST"]),
+                Route("/oauth/revoke", revoke, methods=["POST"]),
+                Route("/api/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            ]
+        )
 
 
 def _form(content: bytes) -> dict[str, str]:

@@ -27,8 +27,9 @@ Answer = Literal["yes", "no", "decline", "cancel", "never"]
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
 
-async def finish_page(browser: httpx.AsyncClient, url: str, provider: FakeProvider | None = None,
-                      api_key: str = "key-from-the-person-123") -> httpx.Response:
+async def finish_page(
+    browser: httpx.AsyncClient, url: str, provider: FakeProvider | None = None, api_key: str = "key-from-the-person-123"
+) -> httpx.Response:
     """Open a connect page and complete it, as the person would; the last page they see."""
     path = urlsplit(url).path
     base = url[: url.index(path)]

@@ -40,8 +40,12 @@ from .person import Person, finish_page
 from .test_loopback import serve
 
 ERAS = ["legacy", "auto"]  # 2025-11-25 and 2026-07-28
-NOTE = {"slug": "hubspot", "method": "POST", "path": "crm/v3/objects/notes",
-        "body": {"properties": {"hs_note_body": "renewal call"}}}
+NOTE = {
+    "slug": "hubspot",
+    "method": "POST",
+    "path": "crm/v3/objects/notes",
+    "body": {"properties": {"hs_note_body": "renewal call"}},
+}
 YES = {"consent": {"action": "accept", "content": {"send": True}}}
 
 
@@ -81,8 +85,13 @@ class Completions:
 
 def stdio_server(demo_db, public: str) -> StdioServerParameters:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENUBU_")}
-    env.update(RENUBU_DATABASE_URL=demo_db.app_dsn, RENUBU_USER_EMAIL="alice@example.com",
-               RENUBU_TOKEN_ENCRYPTION_KEY=KEY, RENUBU_PUBLIC_URL=public, RENUBU_LOG_LEVEL="WARNING")
+    env.update(
+        RENUBU_DATABASE_URL=demo_db.app_dsn,
+        RENUBU_USER_EMAIL="alice@example.com",
+        RENUBU_TOKEN_ENCRYPTION_KEY=KEY,
+        RENUBU_PUBLIC_URL=public,
+        RENUBU_LOG_LEVEL="WARNING",
+    )
     return StdioServerParameters(command=str(RENUBU_MCP), args=["serve"], env=env)
 
 
@@ -92,8 +101,9 @@ async def test_stdio_connects_through_the_client_and_confirms_writes(demo_db, pr
     completions = Completions()
     async with httpx.AsyncClient() as browser:
         user = Person(browser, provider, confirm="yes", page="accept" if mode == "legacy" else "finish")
-        async with Client(stdio_server(demo_db, public), mode=mode, elicitation_callback=user,
-                          message_handler=completions) as client:
+        async with Client(
+            stdio_server(demo_db, public), mode=mode, elicitation_callback=user, message_handler=completions
+        ) as client:
             installed = await client.call_tool("install_integration", {"slug": "hubspot"})
             assert not installed.is_error, installed.content[0].text
             assert "authorization_url" not in installed.structured_content
@@ -198,8 +208,9 @@ async def test_http_without_elicitation_gets_links_and_refuses_writes(demo_db, p
             assert started.structured_content["connect_url"].startswith(f"{url}/connect/")
             async with httpx.AsyncClient() as browser:
                 await finish_page(browser, started.structured_content["connect_url"])
-            await owner.execute("UPDATE public.mcp_integrations SET api_base_url = $1 WHERE slug = 'gong'",
-                                provider.api_base)
+            await owner.execute(
+                "UPDATE public.mcp_integrations SET api_base_url = $1 WHERE slug = 'gong'", provider.api_base
+            )
             refused = await client.call_tool("integration_request", {**NOTE, "slug": "gong"})
             assert refused.is_error and "cannot ask" in refused.content[0].text
     assert writes(provider) == []
@@ -208,16 +219,32 @@ async def test_http_without_elicitation_gets_links_and_refuses_writes(demo_db, p
 async def test_a_2025_client_that_initializes_gets_a_session_of_its_own(demo_db, provider):
     """Only a client that opens a session gets one, bound to the bearer that opened it; session-less calls stay
     stateless JSON (any replica answers them)."""
+
     def headers(user) -> dict[str, str]:
         token = mint_token(TokenRules(JWT_SECRET), user.id, user.email, ttl_seconds=60)
-        return {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
-                "Content-Type": "application/json", "MCP-Protocol-Version": "2025-11-25"}
+        return {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+            "MCP-Protocol-Version": "2025-11-25",
+        }
 
-    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
-        "clientInfo": {"name": "t", "version": "1"}}}
-    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_my_integrations",
-                                                                          "arguments": {}}}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"elicitation": {}},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "list_my_integrations", "arguments": {}},
+    }
     async with http_server(demo_db) as url, httpx.AsyncClient() as http:
         opened = await http.post(f"{url}/mcp", headers=headers(ALICE), json=initialize)
         session = opened.headers.get("mcp-session-id")
@@ -248,33 +275,53 @@ def processes(demo_db):
 
 async def test_a_question_asked_by_one_process_is_answered_on_another(demo_db, provider, owner, processes):
     # The processes run with the reliability harness's token key: the entry's client secret is stored under it.
-    await owner.execute("UPDATE public.mcp_integrations SET client_secret_key_id = $3,"
-                        " client_secret_encrypted = public.encrypt_oauth_token($1, $2) WHERE slug = 'hubspot'",
-                        provider.client_secret, TOKEN_KEY, key_id(TOKEN_KEY))
+    await owner.execute(
+        "UPDATE public.mcp_integrations SET client_secret_key_id = $3,"
+        " client_secret_encrypted = public.encrypt_oauth_token($1, $2) WHERE slug = 'hubspot'",
+        provider.client_secret,
+        TOKEN_KEY,
+        key_id(TOKEN_KEY),
+    )
     a = processes()
     b = processes(public_url=a.url)  # another replica behind the same public URL
     async with httpx.AsyncClient() as browser:
         user = Person(browser, provider)
-        async with http_client(a.url, ALICE, "auto", elicitation_callback=user) as on_a, \
-                http_client(b.url, ALICE, "auto", elicitation_callback=user) as on_b:
+        async with (
+            http_client(a.url, ALICE, "auto", elicitation_callback=user) as on_a,
+            http_client(b.url, ALICE, "auto", elicitation_callback=user) as on_b,
+        ):
             # install_integration: asked on A, the page finished (its callback lands on A), the retry sent to B.
             asked = await on_a.session.call_tool("install_integration", {"slug": "hubspot"}, allow_input_required=True)
             assert isinstance(asked, InputRequiredResult)
             assert (await finish_page(browser, asked.input_requests["connect"].params.url, provider)).status_code == 200
-            done = await on_b.session.call_tool("install_integration", {"slug": "hubspot"},
-                                                input_responses={"connect": {"action": "accept"}},
-                                                request_state=asked.request_state, allow_input_required=True)
+            done = await on_b.session.call_tool(
+                "install_integration",
+                {"slug": "hubspot"},
+                input_responses={"connect": {"action": "accept"}},
+                request_state=asked.request_state,
+                allow_input_required=True,
+            )
             assert not done.is_error and done.structured_content["status"] == "active", done
 
             # A write: confirmed on B for a question A asked; sent once, by B.
             consent = await on_a.session.call_tool("integration_request", NOTE, allow_input_required=True)
             assert list(consent.input_requests) == ["consent"] and writes(provider) == []
-            sent = await on_b.session.call_tool("integration_request", NOTE, input_responses=YES,
-                                                request_state=consent.request_state, allow_input_required=True)
+            sent = await on_b.session.call_tool(
+                "integration_request",
+                NOTE,
+                input_responses=YES,
+                request_state=consent.request_state,
+                allow_input_required=True,
+            )
             assert not sent.is_error and sent.structured_content["status_code"] == 200
         # The state is alice's: bob presenting it on B is refused.
         async with http_client(b.url, BOB, "auto", elicitation_callback=user) as bob:
             with pytest.raises(MCPError, match="Invalid or expired requestState"):
-                await bob.session.call_tool("integration_request", NOTE, input_responses=YES,
-                                            request_state=consent.request_state, allow_input_required=True)
+                await bob.session.call_tool(
+                    "integration_request",
+                    NOTE,
+                    input_responses=YES,
+                    request_state=consent.request_state,
+                    allow_input_required=True,
+                )
     assert len(writes(provider)) == 1

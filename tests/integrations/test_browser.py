@@ -28,9 +28,18 @@ pytestmark = pytest.mark.usefixtures("mocked")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1000,800"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1000,800",
+]
 
 
 def _missing() -> str | None:
@@ -86,8 +95,9 @@ class Chromium:
             message = json.loads(entry["message"])["message"]
             if message["method"] == "Network.requestWillBeSent":
                 self.requested.append(message["params"]["request"]["url"])
-        resources = await self.run(self.driver.execute_script,
-                                   "return performance.getEntriesByType('resource').map(e => e.name)")
+        resources = await self.run(
+            self.driver.execute_script, "return performance.getEntriesByType('resource').map(e => e.name)"
+        )
         # The browser may ask for the site's icon itself (after a form's redirects, say): not the page's doing.
         resources = [r for r in resources if not r.endswith("/favicon.ico")]
         assert resources == [], f"{shot}: the page loaded {resources}"
@@ -112,8 +122,10 @@ async def chromium(screenshots):
     if missing:
         if os.environ.get("RENUBU_SKIP_BROWSER_TESTS") == "1":
             pytest.skip(f"browser tests skipped on purpose (RENUBU_SKIP_BROWSER_TESTS=1); missing {missing}")
-        pytest.fail(f"browser tests need {missing}: run scripts/bootstrap test as root on Debian "
-                    "(or set RENUBU_SKIP_BROWSER_TESTS=1 to skip them on purpose)")
+        pytest.fail(
+            f"browser tests need {missing}: run scripts/bootstrap test as root on Debian "
+            "(or set RENUBU_SKIP_BROWSER_TESTS=1 to skip them on purpose)"
+        )
     browser = await asyncio.to_thread(Chromium, screenshots)
     yield browser
     await asyncio.to_thread(browser.close)
@@ -123,10 +135,17 @@ async def chromium(screenshots):
 async def live(demo_db, free_tcp_port):
     """The HTTP app on a loopback port: the routes the browser lands on."""
     base = f"http://127.0.0.1:{free_tcp_port}"
-    settings = replace(settings_for(demo_db.app_dsn, None), port=free_tcp_port,
-                       jwt_secret="browser-test-jwt-secret-0123456789abcdef")
-    server = uvicorn.Server(uvicorn.Config(build_http_app(build_server(settings, transport="http"), settings),
-                                           host="127.0.0.1", port=free_tcp_port, log_level="warning"))
+    settings = replace(
+        settings_for(demo_db.app_dsn, None), port=free_tcp_port, jwt_secret="browser-test-jwt-secret-0123456789abcdef"
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_http_app(build_server(settings, transport="http"), settings),
+            host="127.0.0.1",
+            port=free_tcp_port,
+            log_level="warning",
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -187,8 +206,9 @@ async def test_the_oauth_callback_page_shows_success_and_errors(chromium, live, 
     only_this_server(chromium, live)
 
 
-async def test_the_oauth_connect_page_names_the_user_and_goes_on_to_the_provider(chromium, live, connect, owner,
-                                                                                  mocked):
+async def test_the_oauth_connect_page_names_the_user_and_goes_on_to_the_provider(
+    chromium, live, connect, owner, mocked
+):
     """A client that opens pages itself gets this page for OAuth too (2026-07-28 here): it says whose account it is
     for, and its form sends the browser on to the provider (the CSP lets exactly that redirect through), which
     sends it back to the callback."""
@@ -214,9 +234,13 @@ async def test_the_oauth_connect_page_names_the_user_and_goes_on_to_the_provider
             await chromium.click("submit")
             text = await chromium.page("11-oauth-connected-through-the-page")
             assert "HubSpot is connected" in text, text
-            done = await session.call_tool("install_integration", {"slug": "hubspot"},
-                                           input_responses={"connect": {"action": "accept"}},
-                                           request_state=asked.request_state, allow_input_required=True)
+            done = await session.call_tool(
+                "install_integration",
+                {"slug": "hubspot"},
+                input_responses={"connect": {"action": "accept"}},
+                request_state=asked.request_state,
+                allow_input_required=True,
+            )
             assert done.structured_content["status"] == "active"
     outside = [u for u in chromium.requested if not u.startswith((live + "/", provider_url + "/"))]
     assert outside == [], outside

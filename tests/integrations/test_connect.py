@@ -20,7 +20,10 @@ def gong_api(mocked):
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        if request.headers.get("authorization") != f"Bearer {GONG_KEY}" and request.headers.get("x-api-key") != GONG_KEY:
+        if (
+            request.headers.get("authorization") != f"Bearer {GONG_KEY}"
+            and request.headers.get("x-api-key") != GONG_KEY
+        ):
             return httpx.Response(401, json={"error": "bad key"})
         return httpx.Response(200, json={"calls": [{"id": "c1"}], "echo": dict(request.headers)})
 
@@ -35,10 +38,13 @@ async def test_a_pasted_api_key_connects_the_integration_and_never_reaches_the_a
     async with connect("alice@example.com") as alice:
         started = await alice.ok("install_integration", {"slug": "gong"})
         assert started["connection_type"] == "api_key" and started["status"] == "pending"
-        assert "authorization_url" not in started and started["connect_url"].startswith("http://127.0.0.1:8765/connect/")
+        assert "authorization_url" not in started and started["connect_url"].startswith(
+            "http://127.0.0.1:8765/connect/"
+        )
         assert "Do not ask for the key" in started["instructions"]
         assert "not connected yet" in await alice.error(
-            "integration_request", {"slug": "gong", "method": "GET", "path": "calls"})
+            "integration_request", {"slug": "gong", "method": "GET", "path": "calls"}
+        )
 
         page = await submit(web, started["connect_url"], api_key=f"  {GONG_KEY}\n")
         assert page.status_code == 200 and "Gong is connected" in page.text, page.text
@@ -49,8 +55,9 @@ async def test_a_pasted_api_key_connects_the_integration_and_never_reaches_the_a
         assert result["status_code"] == 200 and GONG_KEY not in str(result)
         assert "[redacted]" in result["body"]  # the API echoed the header back; the key did not come through
     assert gong_api[-1].headers["authorization"] == f"Bearer {GONG_KEY}"
-    row = await owner.fetchrow("SELECT token_type, refresh_token_encrypted, access_token_encrypted FROM"
-                               " public.oauth_tokens")
+    row = await owner.fetchrow(
+        "SELECT token_type, refresh_token_encrypted, access_token_encrypted FROM public.oauth_tokens"
+    )
     assert row["token_type"] == "api_key" and row["refresh_token_encrypted"] is None
     assert GONG_KEY.encode() not in row["access_token_encrypted"]
     assert not any(GONG_KEY in r.getMessage() for r in caplog.records)
@@ -64,8 +71,9 @@ async def test_a_used_link_is_refused_on_replay_and_on_reload(connect, web, owne
         headers = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
         assert (await web.post(path_of(started["connect_url"]), data=fields, headers=headers)).status_code == 200
         before = await owner.fetchrow("SELECT access_token_encrypted, updated_at FROM public.oauth_tokens")
-        replay = await web.post(path_of(started["connect_url"]), data={**fields, "api_key": "attacker-key"},
-                                headers=headers)
+        replay = await web.post(
+            path_of(started["connect_url"]), data={**fields, "api_key": "attacker-key"}, headers=headers
+        )
         assert replay.status_code == 410 and "already been used" in replay.text
         reload = await web.get(path_of(started["connect_url"]))
         assert reload.status_code == 410 and "<form" not in reload.text
@@ -83,16 +91,19 @@ async def test_viewing_the_page_spends_nothing_and_a_new_link_replaces_the_old(c
         assert (await submit(web, second["connect_url"], api_key=GONG_KEY)).status_code == 200
 
 
-@pytest.mark.parametrize(("change", "status"), [
-    ({"csrf": "0" * 64}, 403),
-    ({"csrf": ""}, 403),
-    ({"cookie": None}, 403),
-    ({"headers": {"Sec-Fetch-Site": "cross-site"}}, 403),
-    ({"headers": {"Origin": "https://evil.example"}}, 403),
-    ({"api_key": ""}, 400),
-    ({"api_key": "two words"}, 400),
-    ({"api_key": "k" * 5000}, 400),
-])
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"csrf": "0" * 64}, 403),
+        ({"csrf": ""}, 403),
+        ({"cookie": None}, 403),
+        ({"headers": {"Sec-Fetch-Site": "cross-site"}}, 403),
+        ({"headers": {"Origin": "https://evil.example"}}, 403),
+        ({"api_key": ""}, 400),
+        ({"api_key": "two words"}, 400),
+        ({"api_key": "k" * 5000}, 400),
+    ],
+)
 async def test_a_forged_or_bad_submission_changes_nothing_and_leaves_the_link_usable(
     connect, web, owner, change, status
 ):
@@ -114,8 +125,10 @@ async def test_a_forged_or_bad_submission_changes_nothing_and_leaves_the_link_us
 async def test_an_expired_link_is_refused(connect, web, owner):
     async with connect("alice@example.com") as alice:
         started = await alice.ok("install_integration", {"slug": "gong"})
-        await owner.execute("UPDATE public.connect_links SET created_at = now() - interval '11 minutes',"
-                            " expires_at = now() - interval '1 minute'")
+        await owner.execute(
+            "UPDATE public.connect_links SET created_at = now() - interval '11 minutes',"
+            " expires_at = now() - interval '1 minute'"
+        )
         page = await web.get(path_of(started["connect_url"]))
     assert page.status_code == 410 and "expired" in page.text
 
@@ -144,7 +157,8 @@ async def test_an_api_key_for_another_header_is_sent_alone_in_it(connect, web, o
         started = await alice.ok("install_integration", {"slug": "gong"})
         await submit(web, started["connect_url"], api_key=GONG_KEY)
         assert (await alice.ok("integration_request", {"slug": "gong", "method": "GET", "path": "calls"}))[
-            "status_code"] == 200
+            "status_code"
+        ] == 200
     assert gong_api[-1].headers["x-api-key"] == GONG_KEY and "authorization" not in gong_api[-1].headers
 
 
@@ -177,7 +191,8 @@ async def test_a_webhook_secret_is_shown_once_and_then_only_its_hint(connect, we
         assert mine["status"] == "active" and mine["webhook_url"] == started["webhook_url"]
         assert mine["signing_secret_hint"] == f"\u2026{secret[-4:]}" and secret not in str(mine)
         assert "no API credentials" in await alice.error(
-            "integration_request", {"slug": "stripe-billing", "method": "GET", "path": "x"})
+            "integration_request", {"slug": "stripe-billing", "method": "GET", "path": "x"}
+        )
     stored = await owner.fetchval("SELECT signing_secret_encrypted FROM public.webhook_endpoints")
     assert secret.encode() not in stored
 
@@ -201,8 +216,15 @@ def test_connect_tokens_stay_out_of_the_access_log():
     from renubu_mcp.web.oauth_callback import RedactCallbackQuery
 
     token = "dcEtz63g6gw6Pk1CbiQQnDSp_cpJ2jlvpjjvQ7WvtMg"
-    record = logging_module.LogRecord("uvicorn.access", 20, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                                      ("127.0.0.1:5000", "POST", f"/connect/{token}", "1.1", 200), None)
+    record = logging_module.LogRecord(
+        "uvicorn.access",
+        20,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", f"/connect/{token}", "1.1", 200),
+        None,
+    )
     RedactCallbackQuery().filter(record)
     assert token not in record.getMessage() and "/connect/[redacted]" in record.getMessage()
 
@@ -212,7 +234,10 @@ async def test_a_key_submitted_after_uninstalling_is_not_stored(connect, web, ow
         started = await alice.ok("install_integration", {"slug": "gong"})
         form = await web.get(path_of(started["connect_url"]))
         await alice.ok("uninstall_integration", {"slug": "gong"})
-        page = await web.post(path_of(started["connect_url"]), data={"csrf": csrf_of(form), "api_key": GONG_KEY},
-                              headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+        page = await web.post(
+            path_of(started["connect_url"]),
+            data={"csrf": csrf_of(form), "api_key": GONG_KEY},
+            headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+        )
         assert "cannot be used" in page.text and "is connected" not in page.text  # uninstalling ended the link
     assert await owner.fetchval("SELECT count(*) FROM public.oauth_tokens") == 0

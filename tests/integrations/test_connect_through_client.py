@@ -39,10 +39,8 @@ def free_port() -> int:
 # --- 2026-07-28 ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("slug", "kind"), [("hubspot", "oauth2"), ("gong", "api_key"),
-                                            ("stripe-billing", "webhook")])
-async def test_install_opens_the_page_through_the_client_and_returns_once_connected(connect, hubspot, web, slug,
-                                                                                     kind):
+@pytest.mark.parametrize(("slug", "kind"), [("hubspot", "oauth2"), ("gong", "api_key"), ("stripe-billing", "webhook")])
+async def test_install_opens_the_page_through_the_client_and_returns_once_connected(connect, hubspot, web, slug, kind):
     user = Person(web, hubspot)
     async with connect("alice@example.com", elicitation_callback=user) as alice:
         done = await alice.ok("install_integration", {"slug": slug})
@@ -79,9 +77,13 @@ async def test_the_page_says_whose_it_is_is_single_use_and_carries_nothing_else(
         # The URL holds one token, and only the link's hash is stored.
         token = page_url.rsplit("/", 1)[1]
         assert await owner.fetchval("SELECT count(*) FROM public.connect_links WHERE token_hash = $1", token) == 0
-        retried = await session.call_tool("install_integration", {"slug": "hubspot"},
-                                          input_responses={"connect": {"action": "accept"}},
-                                          request_state=asked.request_state, allow_input_required=True)
+        retried = await session.call_tool(
+            "install_integration",
+            {"slug": "hubspot"},
+            input_responses={"connect": {"action": "accept"}},
+            request_state=asked.request_state,
+            allow_input_required=True,
+        )
     assert not retried.is_error and retried.structured_content["status"] == "active"
 
 
@@ -90,17 +92,25 @@ async def test_a_user_who_comes_back_without_finishing_is_asked_again(connect, h
     async with connect("alice@example.com", elicitation_callback=user) as alice:
         session = alice.client.session
         first = await session.call_tool("install_integration", {"slug": "gong"}, allow_input_required=True)
-        second = await session.call_tool("install_integration", {"slug": "gong"},
-                                         input_responses={"connect": {"action": "accept"}},
-                                         request_state=first.request_state, allow_input_required=True)
+        second = await session.call_tool(
+            "install_integration",
+            {"slug": "gong"},
+            input_responses={"connect": {"action": "accept"}},
+            request_state=first.request_state,
+            allow_input_required=True,
+        )
         assert isinstance(second, InputRequiredResult)  # not connected yet: a fresh page
         old, new = first.input_requests["connect"].params.url, second.input_requests["connect"].params.url
         assert old != new
         assert (await web.get(old)).status_code == 404  # the new link replaced the old one
         assert (await finish_page(web, new)).status_code == 200
-        done = await session.call_tool("install_integration", {"slug": "gong"},
-                                       input_responses={"connect": {"action": "accept"}},
-                                       request_state=second.request_state, allow_input_required=True)
+        done = await session.call_tool(
+            "install_integration",
+            {"slug": "gong"},
+            input_responses={"connect": {"action": "accept"}},
+            request_state=second.request_state,
+            allow_input_required=True,
+        )
     assert done.structured_content["status"] == "active"
 
 
@@ -138,8 +148,7 @@ async def test_integration_request_declined_connection_sends_nothing(connect, hu
     assert hubspot.api_requests == []
 
 
-async def test_a_grant_the_provider_stops_honouring_mid_call_is_connected_again(connect, hubspot, web, browser,
-                                                                                  owner):
+async def test_a_grant_the_provider_stops_honouring_mid_call_is_connected_again(connect, hubspot, web, browser, owner):
     async with connect("alice@example.com") as plain:
         await connected(plain, hubspot, browser)
     await owner.execute("UPDATE public.oauth_tokens SET expires_at = now() - interval '1 second'")
@@ -181,13 +190,15 @@ async def legacy_server_with_its_own_pages(demo_db, monkeypatch, mocked):
     mocked.route(host="127.0.0.1").pass_through()  # the browser reaches the listener over a real socket
     public = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("RENUBU_PUBLIC_URL", public)
-    return build_server(settings_for(demo_db.app_dsn, "alice@example.com", public_url=public),
-                        oauth_callback_listener=True)
+    return build_server(
+        settings_for(demo_db.app_dsn, "alice@example.com", public_url=public), oauth_callback_listener=True
+    )
 
 
 @pytest.mark.parametrize("slug", ["hubspot", "gong"])
-async def test_2025_install_opens_the_page_and_the_client_hears_when_it_is_done(demo_db, hubspot, monkeypatch,
-                                                                                  mocked, slug):
+async def test_2025_install_opens_the_page_and_the_client_hears_when_it_is_done(
+    demo_db, hubspot, monkeypatch, mocked, slug
+):
     server = await legacy_server_with_its_own_pages(demo_db, monkeypatch, mocked)
     completions = Completions()
     async with httpx.AsyncClient() as browser:
@@ -207,8 +218,9 @@ async def test_2025_install_opens_the_page_and_the_client_hears_when_it_is_done(
     assert [i["status"] for i in mine] == ["active"]
 
 
-async def test_2025_integration_request_answers_url_elicitation_required_then_runs(demo_db, hubspot, monkeypatch,
-                                                                                    mocked):
+async def test_2025_integration_request_answers_url_elicitation_required_then_runs(
+    demo_db, hubspot, monkeypatch, mocked
+):
     server = await legacy_server_with_its_own_pages(demo_db, monkeypatch, mocked)
     completions = Completions()
     async with httpx.AsyncClient() as browser:

@@ -23,8 +23,13 @@ from .person import Person
 pytestmark = pytest.mark.usefixtures("mocked")
 
 ERAS = ["legacy", "auto"]  # 2025-11-25 and 2026-07-28
-NOTE = {"slug": "hubspot", "method": "POST", "path": "crm/v3/objects/notes", "query": {"archived": False},
-        "body": {"properties": {"hs_note_body": "renewal call with Acme"}}}
+NOTE = {
+    "slug": "hubspot",
+    "method": "POST",
+    "path": "crm/v3/objects/notes",
+    "query": {"archived": False},
+    "body": {"properties": {"hs_note_body": "renewal call with Acme"}},
+}
 
 
 def writes(provider) -> list[dict]:
@@ -42,15 +47,19 @@ async def test_a_write_is_sent_once_the_user_confirmed_what_it_is(connect, hubsp
     assert [json.loads(r["body"]) for r in writes(hubspot)] == [NOTE["body"]]
     (form,) = user.forms
     body_bytes = len(json.dumps(NOTE["body"], separators=(",", ":")))
-    assert form.message == ("Send this POST request to HubSpot as you?\nHost: provider.test\n"
-                            "Path: /api/v3/crm/v3/objects/notes?archived=false\n"
-                            f"Body: {body_bytes} bytes of JSON\nNothing is sent unless you confirm.")
+    assert form.message == (
+        "Send this POST request to HubSpot as you?\nHost: provider.test\n"
+        "Path: /api/v3/crm/v3/objects/notes?archived=false\n"
+        f"Body: {body_bytes} bytes of JSON\nNothing is sent unless you confirm."
+    )
     assert form.requested_schema["properties"]["send"]["type"] == "boolean"
 
 
 @pytest.mark.parametrize("mode", ERAS)
-@pytest.mark.parametrize(("answer", "said"), [("decline", "the user declined"), ("no", "the user declined"),
-                                              ("cancel", "the user dismissed the confirmation")])
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [("decline", "the user declined"), ("no", "the user declined"), ("cancel", "the user dismissed the confirmation")],
+)
 async def test_a_declined_or_dismissed_write_sends_nothing(connect, hubspot, browser, mode, answer, said):
     async with connect("alice@example.com") as plain:
         await connected(plain, hubspot, browser)
@@ -58,7 +67,8 @@ async def test_a_declined_or_dismissed_write_sends_nothing(connect, hubspot, bro
         message = await alice.error("integration_request", NOTE)
         assert message == f"{said}: nothing was sent to HubSpot"
         assert (await alice.ok("integration_request", {"slug": "hubspot", "method": "GET", "path": "x"}))[
-            "status_code"] == 200  # reads are never asked
+            "status_code"
+        ] == 200  # reads are never asked
     assert writes(hubspot) == []
 
 
@@ -80,10 +90,12 @@ async def test_an_unanswered_confirmation_sends_nothing_2026(connect, hubspot, b
         asked = await session.call_tool("integration_request", NOTE, allow_input_required=True)
         assert isinstance(asked, InputRequiredResult) and list(asked.input_requests) == ["consent"]
         assert writes(hubspot) == []  # the client never came back: nothing was sent
-        again = await session.call_tool("integration_request", NOTE, request_state=asked.request_state,
-                                        allow_input_required=True)  # back, but without an answer
+        again = await session.call_tool(
+            "integration_request", NOTE, request_state=asked.request_state, allow_input_required=True
+        )  # back, but without an answer
         assert again.is_error and again.content[0].text == (
-            "the user did not answer the confirmation: nothing was sent to HubSpot")
+            "the user did not answer the confirmation: nothing was sent to HubSpot"
+        )
     assert writes(hubspot) == []
 
 
@@ -99,15 +111,30 @@ async def test_a_yes_counts_only_for_the_question_it_answered(connect, hubspot, 
         # The state is bound to the arguments: a yes to one body does not send another.
         other = {**NOTE, "body": {"properties": {"hs_note_body": "something else"}}}
         with pytest.raises(MCPError, match="Invalid or expired requestState"):
-            await session.call_tool("integration_request", other, input_responses=yes,
-                                    request_state=forged.request_state, allow_input_required=True)
+            await session.call_tool(
+                "integration_request",
+                other,
+                input_responses=yes,
+                request_state=forged.request_state,
+                allow_input_required=True,
+            )
         # Nor is state the client made up.
         with pytest.raises(MCPError, match="Invalid or expired requestState"):
-            await session.call_tool("integration_request", NOTE, input_responses=yes,
-                                    request_state='{"v":1,"agreed":"x"}', allow_input_required=True)
+            await session.call_tool(
+                "integration_request",
+                NOTE,
+                input_responses=yes,
+                request_state='{"v":1,"agreed":"x"}',
+                allow_input_required=True,
+            )
         assert writes(hubspot) == []
-        sent = await session.call_tool("integration_request", NOTE, input_responses=yes,
-                                       request_state=forged.request_state, allow_input_required=True)
+        sent = await session.call_tool(
+            "integration_request",
+            NOTE,
+            input_responses=yes,
+            request_state=forged.request_state,
+            allow_input_required=True,
+        )
         assert not sent.is_error and sent.structured_content["status_code"] == 200
     assert len(writes(hubspot)) == 1
 
@@ -116,14 +143,14 @@ async def test_a_yes_counts_only_for_the_question_it_answered(connect, hubspot, 
 async def test_a_client_that_cannot_ask_is_refused_unless_an_admin_allows_unattended_writes(
     connect, hubspot, browser, mode
 ):
-    async with connect("alice@example.com", mode=mode) as alice, \
-            connect("admin@example.com", mode=mode) as admin:
+    async with connect("alice@example.com", mode=mode) as alice, connect("admin@example.com", mode=mode) as admin:
         await connected(alice, hubspot, browser)
         refused = await alice.error("integration_request", NOTE)
         assert refused == (
             "a POST request sends data to HubSpot, so the user must confirm it, and this client cannot ask (it has "
             "no form elicitation): nothing was sent. Use a client that can, or ask an admin to allow unattended "
-            "writes for HubSpot")
+            "writes for HubSpot"
+        )
         assert "allow_unattended_writes" not in await admin.ok("get_integration", {"slug": "hubspot"})  # off
 
         on = await admin.ok("update_integration", {"slug": "hubspot", "allow_unattended_writes": True})
@@ -134,8 +161,9 @@ async def test_a_client_that_cannot_ask_is_refused_unless_an_admin_allows_unatte
         off = await admin.ok("update_integration", {"slug": "hubspot", "allow_unattended_writes": False})
         assert "allow_unattended_writes" not in off
         assert "must confirm it" in await alice.error("integration_request", NOTE)
-        assert "only admins" in await alice.error("update_integration",
-                                                  {"slug": "hubspot", "allow_unattended_writes": True})
+        assert "only admins" in await alice.error(
+            "update_integration", {"slug": "hubspot", "allow_unattended_writes": True}
+        )
     assert len(writes(hubspot)) == 1
 
 
@@ -153,8 +181,9 @@ async def test_register_integration_takes_the_switch_off_by_default(connect):
     entry = {"name": "Acme CRM", "connection_type": "api_key", "api_base_url": "https://api.acme.test"}
     async with connect("admin@example.com") as admin:
         plain = await admin.ok("register_integration", {"slug": "acme-crm", **entry})
-        trusted = await admin.ok("register_integration", {"slug": "acme-trusted", **entry,
-                                                          "allow_unattended_writes": True})
+        trusted = await admin.ok(
+            "register_integration", {"slug": "acme-trusted", **entry, "allow_unattended_writes": True}
+        )
     assert "allow_unattended_writes" not in plain and trusted["allow_unattended_writes"] is True
 
 

@@ -30,15 +30,20 @@ async def test_install_returns_an_s256_authorization_url_with_a_fresh_single_use
     assert q["response_type"] == "code" and q["client_id"] == "renubu-test-client"
     assert q["code_challenge_method"] == "S256" and len(q["code_challenge"]) == 43
     assert q["redirect_uri"] == "http://127.0.0.1:8765/oauth/callback" == first["redirect_uri"]
-    assert q["scope"].split() == first["scopes"] == [
-        "oauth", "crm.objects.companies.read", "crm.objects.contacts.read", "crm.objects.deals.read"]
+    assert (
+        q["scope"].split()
+        == first["scopes"]
+        == ["oauth", "crm.objects.companies.read", "crm.objects.contacts.read", "crm.objects.deals.read"]
+    )
     assert first["status"] == "pending" and second["install_id"] == first["install_id"]
     assert second["scopes"] == ["oauth"]
     # A fresh state and verifier each time; only the state's hash is stored, the verifier encrypted.
     assert state_of(first["authorization_url"]) != state_of(second["authorization_url"])
     assert parse_qs(urlsplit(second["authorization_url"]).query)["code_challenge"][0] != q["code_challenge"]
-    rows = await owner.fetch("SELECT state_hash, code_verifier_encrypted, encryption_key_id, expires_at - created_at"
-                             " AS ttl, user_id FROM public.oauth_states ORDER BY created_at")
+    rows = await owner.fetch(
+        "SELECT state_hash, code_verifier_encrypted, encryption_key_id, expires_at - created_at"
+        " AS ttl, user_id FROM public.oauth_states ORDER BY created_at"
+    )
     assert len(rows) == 2 and {r["user_id"] for r in rows} == {ALICE.id}
     for row, started in zip(rows, (first, second)):
         assert state_of(started["authorization_url"]) not in row["state_hash"]
@@ -63,7 +68,8 @@ async def test_the_whole_flow_stores_encrypted_tokens_refreshes_and_revokes(conn
         mine = (await alice.ok("list_my_integrations"))["installs"]
         results.append(mine)
         assert [(i["slug"], i["status"], i.get("last_error"), i.get("can_refresh", False)) for i in mine] == [
-            ("hubspot", "active", None, True)]
+            ("hubspot", "active", None, True)
+        ]
         assert mine[0]["installed_at"] and mine[0]["token_expires_at"]
 
         # Stored encrypted: no plaintext in the row, AES-256 only, and only with the key.
@@ -73,26 +79,35 @@ async def test_the_whole_flow_stores_encrypted_tokens_refreshes_and_revokes(conn
             ciphertext = row[column]
             assert plain.encode() not in ciphertext and plain[3:11].encode() not in ciphertext
             assert (ciphertext[0], ciphertext[2], ciphertext[3]) == (0xC3, 4, 9)  # session-key packet: AES-256
-            assert await owner.fetchval("SELECT extensions.pgp_sym_decrypt($1, $2, 'expect-cipher-algo=aes256')",
-                                        ciphertext, KEY) == plain
+            assert (
+                await owner.fetchval(
+                    "SELECT extensions.pgp_sym_decrypt($1, $2, 'expect-cipher-algo=aes256')", ciphertext, KEY
+                )
+                == plain
+            )
             with pytest.raises(asyncpg.PostgresError, match="Wrong key"):
                 await owner.fetchval("SELECT public.decrypt_oauth_token($1, $2)", ciphertext, KEY + "x")
         assert row["encryption_key_id"] == key_id(KEY) and row["user_id"] == ALICE.id
         assert await owner.fetchval("SELECT count(*) FROM public.oauth_states") == 0
 
         # An API call uses the token; then the token nears expiry and the next call refreshes it first.
-        called = await alice.ok("integration_request", {"slug": "hubspot", "method": "GET",
-                                                        "path": "crm/v3/objects/companies", "query": {"limit": 5}})
+        called = await alice.ok(
+            "integration_request",
+            {"slug": "hubspot", "method": "GET", "path": "crm/v3/objects/companies", "query": {"limit": 5}},
+        )
         results.append(called)
         assert called["status_code"] == 200 and "Acme from the provider" in called["body"]
         assert hubspot.api_requests[-1]["path"] == "/api/v3/crm/v3/objects/companies"
         assert hubspot.api_requests[-1]["query"] == "limit=5"
-        await owner.execute("UPDATE public.oauth_tokens SET expires_at = now() + interval '4 minutes',"
-                            " refreshed_at = now() - interval '56 minutes'")  # an hour's token, 4 minutes left
+        await owner.execute(
+            "UPDATE public.oauth_tokens SET expires_at = now() + interval '4 minutes',"
+            " refreshed_at = now() - interval '56 minutes'"
+        )  # an hour's token, 4 minutes left
         results.append(await alice.ok("integration_request", {"slug": "hubspot", "method": "GET", "path": "x"}))
         assert hubspot.calls["token:refresh_token"] == 1
         new_refresh = await owner.fetchval(
-            "SELECT public.decrypt_oauth_token(refresh_token_encrypted, $1) FROM public.oauth_tokens", KEY)
+            "SELECT public.decrypt_oauth_token(refresh_token_encrypted, $1) FROM public.oauth_tokens", KEY
+        )
         assert new_refresh != refresh and new_refresh in hubspot.refresh_tokens  # rotated, replaced
 
         done = await alice.ok("uninstall_integration", {"slug": "hubspot"})
@@ -103,16 +118,20 @@ async def test_the_whole_flow_stores_encrypted_tokens_refreshes_and_revokes(conn
         assert await owner.fetchval("SELECT count(*) FROM public.oauth_tokens") == 0
         mine = (await alice.ok("list_my_integrations"))["installs"]
         results.append(mine)
-        assert [(i["status"], i.get("scopes", []), i.get("can_refresh", False)) for i in mine] == [("revoked", [], False)]
+        assert [(i["status"], i.get("scopes", []), i.get("can_refresh", False)) for i in mine] == [
+            ("revoked", [], False)
+        ]
         message = await alice.error("integration_request", {"slug": "hubspot", "method": "GET", "path": "x"})
         assert "uninstalled" in message
 
     secrets = hubspot.secrets() + [KEY]
     assert len(secrets) >= 7
-    text = json.dumps(results[1:], default=str) + json.dumps({k: v for k, v in started.items()
-                                                              if k != "authorization_url"}, default=str)
-    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records
-                       if not r.getMessage().startswith(BROWSER_REQUEST))  # the test's browser, not the server
+    text = json.dumps(results[1:], default=str) + json.dumps(
+        {k: v for k, v in started.items() if k != "authorization_url"}, default=str
+    )
+    logged = "\n".join(
+        r.getMessage() + (r.exc_text or "") for r in caplog.records if not r.getMessage().startswith(BROWSER_REQUEST)
+    )  # the test's browser, not the server
     for secret in secrets + [callback["code"], state_of(started["authorization_url"])]:
         assert secret not in text, "a secret appeared in a tool result"
         assert secret not in logged, "a secret appeared in a log line"
@@ -137,13 +156,15 @@ async def test_reauthorizing_an_active_install_keeps_it_working_until_the_new_gr
         again = await alice.ok("install_integration", {"slug": "hubspot", "scopes": ["oauth"]})
         assert again["status"] == "active"
         assert (await alice.ok("integration_request", {"slug": "hubspot", "method": "GET", "path": "x"}))[
-            "status_code"] == 200
+            "status_code"
+        ] == 200
         page = await browser.land(hubspot.deny(again["authorization_url"]))
         assert page.status_code == 400
         mine = (await alice.ok("list_my_integrations"))["installs"][0]
         assert mine["status"] == "active" and "declined" in mine.get("last_error")
         assert (await alice.ok("integration_request", {"slug": "hubspot", "method": "GET", "path": "x"}))[
-            "status_code"] == 200
+            "status_code"
+        ] == 200
         third = await alice.ok("install_integration", {"slug": "hubspot", "scopes": ["oauth"]})
         assert (await browser.land(hubspot.approve(third["authorization_url"]))).status_code == 200
         mine = (await alice.ok("list_my_integrations"))["installs"][0]
@@ -167,7 +188,8 @@ async def test_install_refuses_what_cannot_be_installed(connect, hubspot):
         assert "not offered" in await alice.error("install_integration", {"slug": "hubspot", "scopes": ["admin"]})
         assert "OAuth integrations only" in await alice.error("install_integration", {"slug": "gong", "scopes": ["x"]})
         assert "no integration 'google-calendar'" in await alice.error(
-            "install_integration", {"slug": "google-calendar"})  # disabled: not even visible to alice
+            "install_integration", {"slug": "google-calendar"}
+        )  # disabled: not even visible to alice
         assert "no integration" in await alice.error("install_integration", {"slug": "nope"})
     async with connect("admin@example.com") as admin:
         assert "disabled" in await admin.error("install_integration", {"slug": "google-calendar"})

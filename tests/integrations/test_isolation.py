@@ -38,8 +38,9 @@ async def test_bob_reaches_none_of_alices_installs_through_the_tools(connect, hu
         started = await connected(alice, hubspot, browser)
         pending = await alice.ok("install_integration", {"slug": "salesforce"})  # an open state too
         assert (await bob.ok("list_my_integrations"))["installs"] == []
-        assert "not installed" in await bob.error("integration_request", {"slug": "hubspot", "method": "GET",
-                                                                          "path": "x"})
+        assert "not installed" in await bob.error(
+            "integration_request", {"slug": "hubspot", "method": "GET", "path": "x"}
+        )
         assert "not installed" in await bob.error("uninstall_integration", {"slug": "hubspot"})
         with pytest.raises(NotFound):
             await get_access_token(app, BOB, started["install_id"])
@@ -51,7 +52,9 @@ async def test_bob_reaches_none_of_alices_installs_through_the_tools(connect, hu
         bobs = await bob.ok("install_integration", {"slug": "hubspot"})
         assert bobs["install_id"] != started["install_id"] and bobs["status"] == "pending"
         assert [(i["slug"], i["status"]) for i in (await alice.ok("list_my_integrations"))["installs"]] == [
-            ("hubspot", "active"), ("salesforce", "pending")]
+            ("hubspot", "active"),
+            ("salesforce", "pending"),
+        ]
     assert pending["install_id"]
     assert await owner.fetchval("SELECT count(*) FROM public.oauth_tokens") == 1
     assert hubspot.calls["revoke"] == 0
@@ -68,21 +71,40 @@ async def test_bob_reaches_none_of_alices_tokens_or_states_through_sql(connect, 
     for thief in (BOB, ADMIN):
         assert await as_user(app, thief, "SELECT * FROM public.oauth_tokens") == []
         assert await as_user(app, thief, "SELECT * FROM public.oauth_states") == []
-        assert await as_user(app, thief, "SELECT public.decrypt_oauth_token(access_token_encrypted, $1)"
-                                         " FROM public.oauth_tokens", KEY) == []
-        assert await as_user(app, thief, "UPDATE public.oauth_tokens SET user_id = $1 RETURNING id",
-                             thief.user_id) == []
+        assert (
+            await as_user(
+                app,
+                thief,
+                "SELECT public.decrypt_oauth_token(access_token_encrypted, $1) FROM public.oauth_tokens",
+                KEY,
+            )
+            == []
+        )
+        assert (
+            await as_user(app, thief, "UPDATE public.oauth_tokens SET user_id = $1 RETURNING id", thief.user_id) == []
+        )
         assert await as_user(app, thief, "DELETE FROM public.oauth_tokens RETURNING id") == []
         assert await as_user(app, thief, "DELETE FROM public.oauth_states RETURNING id") == []
         denied = await as_user(app, thief, "SELECT * FROM public.consume_oauth_state($1)", state_hash)
         assert isinstance(denied, asyncpg.InsufficientPrivilegeError)
         forged = await as_user(
-            app, thief, "INSERT INTO public.oauth_states (state_hash, user_id, user_integration_id,"
+            app,
+            thief,
+            "INSERT INTO public.oauth_states (state_hash, user_id, user_integration_id,"
             " code_verifier_encrypted, encryption_key_id, redirect_uri) VALUES ($1, $2, $3, '\\x00', 'k',"
-            " 'https://x.test/cb') RETURNING id", "0" * 64, thief.user_id, install_id)
+            " 'https://x.test/cb') RETURNING id",
+            "0" * 64,
+            thief.user_id,
+            install_id,
+        )
         assert isinstance(forged, asyncpg.InsufficientPrivilegeError)
-        hijack = await as_user(app, thief, "UPDATE public.user_integrations SET user_id = $1 WHERE id = $2"
-                                           " RETURNING id", thief.user_id, install_id)
+        hijack = await as_user(
+            app,
+            thief,
+            "UPDATE public.user_integrations SET user_id = $1 WHERE id = $2 RETURNING id",
+            thief.user_id,
+            install_id,
+        )
         assert isinstance(hijack, asyncpg.InsufficientPrivilegeError) or hijack == []
     # Bob does not even see that alice installed anything; admins see the install row (not its secrets).
     assert await as_user(app, BOB, "SELECT id FROM public.user_integrations") == []

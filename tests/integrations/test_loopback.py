@@ -64,8 +64,10 @@ async def test_the_whole_flow_over_loopback_http(connect, owner, app_factory, mo
         provider.base = provider_url
         await point_at(owner, provider)
         stdio_app = await app_factory(stdio_user="alice@example.com", public_url=public)
-        async with serve_callback_on_loopback(stdio_app, "127.0.0.1", port) as callback_base, \
-                connect("alice@example.com", public_url=public) as alice:
+        async with (
+            serve_callback_on_loopback(stdio_app, "127.0.0.1", port) as callback_base,
+            connect("alice@example.com", public_url=public) as alice,
+        ):
             assert callback_base == f"http://127.0.0.1:{port}"
             started = await alice.ok("install_integration", {"slug": "hubspot"})
             assert started["redirect_uri"] == redirect_uri() == f"{callback_base}/oauth/callback"
@@ -122,8 +124,9 @@ async def test_a_stdio_server_listens_from_its_first_install_until_it_exits(demo
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("RENUBU_PUBLIC_URL", public)
-    server = build_server(settings_for(demo_db.app_dsn, "alice@example.com", public_url=public),
-                          oauth_callback_listener=True)
+    server = build_server(
+        settings_for(demo_db.app_dsn, "alice@example.com", public_url=public), oauth_callback_listener=True
+    )
     async with Client(server) as client:
         assert await _refused(f"{public}/oauth/callback"), "a server that hands out no link must not listen"
         started = await client.call_tool("install_integration", {"slug": "hubspot"})
@@ -138,17 +141,19 @@ async def test_a_stdio_server_listens_from_its_first_install_until_it_exits(demo
     assert await _refused(f"{public}/oauth/callback")
 
 
-async def test_when_it_cannot_listen_install_says_so_plainly_and_changes_nothing(demo_db, hubspot, owner,
-                                                                              monkeypatch):
+async def test_when_it_cannot_listen_install_says_so_plainly_and_changes_nothing(demo_db, hubspot, owner, monkeypatch):
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen(1)
     public = f"http://127.0.0.1:{taken.getsockname()[1]}"
     monkeypatch.setenv("RENUBU_PUBLIC_URL", public)
-    server = build_server(settings_for(demo_db.app_dsn, "alice@example.com", public_url=public),
-                          oauth_callback_listener=True)
-    count = ("SELECT (SELECT count(*) FROM public.user_integrations) + (SELECT count(*) FROM public.oauth_states)"
-             " + (SELECT count(*) FROM public.connect_links)")
+    server = build_server(
+        settings_for(demo_db.app_dsn, "alice@example.com", public_url=public), oauth_callback_listener=True
+    )
+    count = (
+        "SELECT (SELECT count(*) FROM public.user_integrations) + (SELECT count(*) FROM public.oauth_states)"
+        " + (SELECT count(*) FROM public.connect_links)"
+    )
     before = await owner.fetchval(count)
     async with Client(server) as client:
         for slug in ("hubspot", "gong"):  # an OAuth redirect, a connect page
@@ -169,8 +174,9 @@ async def test_when_it_cannot_listen_install_says_so_plainly_and_changes_nothing
 
 def test_access_logs_lose_the_callbacks_code_and_state():
     request_line = ("127.0.0.1:5000", "GET", "/oauth/callback?code=SECRETCODE&state=SECRETSTATE", "1.1", 200)
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', request_line,
-                               None)
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', request_line, None
+    )
     RedactCallbackQuery().filter(record)
     assert record.getMessage() == '127.0.0.1:5000 - "GET /oauth/callback?[redacted] HTTP/1.1" 200'
     install_access_log_redaction()
@@ -178,11 +184,14 @@ def test_access_logs_lose_the_callbacks_code_and_state():
     assert sum(isinstance(f, RedactCallbackQuery) for f in logging.getLogger("uvicorn.access").filters) == 1
 
 
-@pytest.mark.parametrize(("url", "listen"), [
-    ("http://127.0.0.1:8765", ("127.0.0.1", 8765)),
-    ("http://localhost:9000/", ("localhost", 9000)),
-    ("https://mcp.example.com", None),
-])
+@pytest.mark.parametrize(
+    ("url", "listen"),
+    [
+        ("http://127.0.0.1:8765", ("127.0.0.1", 8765)),
+        ("http://localhost:9000/", ("localhost", 9000)),
+        ("https://mcp.example.com", None),
+    ],
+)
 def test_the_public_url_decides_the_redirect_uri_and_the_loopback_listener(monkeypatch, url, listen):
     monkeypatch.setenv("RENUBU_PUBLIC_URL", url)
     assert redirect_uri() == url.rstrip("/") + "/oauth/callback"
@@ -203,8 +212,10 @@ def test_without_a_public_url_http_uses_its_own_address_and_stdio_the_loopback_d
     http = Settings(host="127.0.0.1", port=8123)
     assert redirect_uri(http, stdio=False) == "http://127.0.0.1:8123/oauth/callback"
     assert redirect_uri(http, stdio=True) == "http://127.0.0.1:8765/oauth/callback"
-    assert redirect_uri(replace(http, public_url="https://mcp.example.com"), stdio=False) == \
-        "https://mcp.example.com/oauth/callback"
+    assert (
+        redirect_uri(replace(http, public_url="https://mcp.example.com"), stdio=False)
+        == "https://mcp.example.com/oauth/callback"
+    )
     from renubu_mcp.config import ConfigError
 
     with pytest.raises(ConfigError, match="RENUBU_PUBLIC_URL"):

@@ -20,7 +20,9 @@ async def stored(owner) -> dict:
         "SELECT public.decrypt_oauth_token(t.access_token_encrypted, $1) AS access,"
         " public.decrypt_oauth_token(t.refresh_token_encrypted, $1) AS refresh, t.expires_at > now() AS fresh,"
         " ui.status, ui.last_error FROM public.oauth_tokens t JOIN public.user_integrations ui"
-        " ON ui.id = t.user_integration_id", KEY)
+        " ON ui.id = t.user_integration_id",
+        KEY,
+    )
     return dict(row) if row else {}
 
 
@@ -156,7 +158,9 @@ async def test_a_stored_token_that_is_not_aes256_is_refused(connect, hubspot, br
     async with connect("alice@example.com") as alice:
         await connected(alice, hubspot, browser)
     # Someone with write access to the table swaps in an AES-128 ciphertext (pgcrypto's default cipher).
-    await owner.execute("UPDATE public.oauth_tokens SET access_token_encrypted = extensions.pgp_sym_encrypt("
-                        "'downgraded-token', $1)", KEY)
+    await owner.execute(
+        "UPDATE public.oauth_tokens SET access_token_encrypted = extensions.pgp_sym_encrypt('downgraded-token', $1)",
+        KEY,
+    )
     with pytest.raises(Unavailable, match="not AES-256"):
         await get_access_token(app, ALICE, "hubspot")

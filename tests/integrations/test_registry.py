@@ -17,10 +17,18 @@ SECRET = "registry-client-secret-7f3a9c1e5b"
 
 def entry(provider, **overrides) -> dict:
     return {
-        "slug": "acme-crm", "name": "Acme CRM", "connection_type": "oauth2", "category": "crm",
-        "description": "Accounts and deals from Acme CRM.", "authorization_url": provider.authorize_url,
-        "token_url": provider.token_url, "revocation_url": provider.revoke_url, "default_scopes": ["read", "write"],
-        "client_id": CLIENT_ID, "client_secret": provider.client_secret, "api_base_url": provider.api_base,
+        "slug": "acme-crm",
+        "name": "Acme CRM",
+        "connection_type": "oauth2",
+        "category": "crm",
+        "description": "Accounts and deals from Acme CRM.",
+        "authorization_url": provider.authorize_url,
+        "token_url": provider.token_url,
+        "revocation_url": provider.revoke_url,
+        "default_scopes": ["read", "write"],
+        "client_id": CLIENT_ID,
+        "client_secret": provider.client_secret,
+        "api_base_url": provider.api_base,
         **overrides,
     }
 
@@ -43,14 +51,22 @@ async def test_an_admin_registers_and_enables_an_entry_and_a_user_connects_it(
         assert seen["has_client_secret"] is True and provider.client_secret not in json.dumps(seen)
         await connected(alice, provider, browser, slug="acme-crm")
         assert (await alice.ok("integration_request", {"slug": "acme-crm", "method": "GET", "path": "deals"}))[
-            "status_code"] == 200
+            "status_code"
+        ] == 200
 
-    row = await owner.fetchrow("SELECT client_secret_encrypted, client_secret_key_id FROM public.mcp_integrations"
-                               " WHERE slug = 'acme-crm'")
+    row = await owner.fetchrow(
+        "SELECT client_secret_encrypted, client_secret_key_id FROM public.mcp_integrations WHERE slug = 'acme-crm'"
+    )
     assert provider.client_secret.encode() not in row["client_secret_encrypted"]
     assert row["client_secret_key_id"] == key_id(KEY)
-    assert await owner.fetchval("SELECT extensions.pgp_sym_decrypt($1, $2, 'expect-cipher-algo=aes256')",
-                                row["client_secret_encrypted"], KEY) == provider.client_secret
+    assert (
+        await owner.fetchval(
+            "SELECT extensions.pgp_sym_decrypt($1, $2, 'expect-cipher-algo=aes256')",
+            row["client_secret_encrypted"],
+            KEY,
+        )
+        == provider.client_secret
+    )
     assert not any(provider.client_secret in r.getMessage() for r in caplog.records)
 
 
@@ -60,12 +76,14 @@ async def test_non_admins_cannot_register_update_or_enable_entries(connect, prov
     async with connect(who) as user:
         assert "not permitted" in await user.error("register_integration", entry(provider))
         assert "only admins" in await user.error("update_integration", {"slug": "hubspot", "name": "Mine"})
-        assert "only admins" in await user.error("update_integration", {"slug": "hubspot",
-                                                                        "client_secret": "attacker-secret"})
+        assert "only admins" in await user.error(
+            "update_integration", {"slug": "hubspot", "client_secret": "attacker-secret"}
+        )
         assert "only admins" in await user.error("set_integration_status", {"slug": "hubspot", "status": "disabled"})
         # A disabled entry is not even visible to them.
-        assert "no integration" in await user.error("set_integration_status",
-                                                    {"slug": "google-calendar", "status": "enabled"})
+        assert "no integration" in await user.error(
+            "set_integration_status", {"slug": "google-calendar", "status": "enabled"}
+        )
     assert await owner.fetch("SELECT * FROM public.mcp_integrations ORDER BY id") == before
 
 
@@ -79,25 +97,30 @@ async def test_users_see_enabled_entries_and_admins_see_every_status(connect):
         first = await admin.ok("list_integrations", {"limit": 4})
         rest = await admin.ok("list_integrations", {"limit": 10, "cursor": first["next_cursor"]})
         assert [i["slug"] for i in first["integrations"] + rest["integrations"]] == [i["slug"] for i in everything]
-        assert [i["slug"] for i in (await admin.ok("list_integrations", {"status": "deprecated"}))["integrations"]] \
-            == ["zendesk"]
-        assert [i["slug"] for i in (await alice.ok("list_integrations", {"connection_type": "webhook"}))[
-            "integrations"]] == ["segment", "stripe-billing"]
+        assert [i["slug"] for i in (await admin.ok("list_integrations", {"status": "deprecated"}))["integrations"]] == [
+            "zendesk"
+        ]
+        assert [
+            i["slug"] for i in (await alice.ok("list_integrations", {"connection_type": "webhook"}))["integrations"]
+        ] == ["segment", "stripe-billing"]
         assert "no integration" in await alice.error("get_integration", {"slug": "google-calendar"})
         assert (await admin.ok("get_integration", {"slug": "google-calendar"}))["status"] == "disabled"
 
 
-@pytest.mark.parametrize(("change", "complaint"), [
-    ({"authorization_url": None}, "needs authorization_url, token_url and client_id"),
-    ({"token_url": "http://provider.example.com/token"}, "must use https"),
-    ({"api_base_url": "https://user:pw@provider.test/api"}, "credentials"),
-    ({"token_url": "https://provider.test/token?x=1"}, "query string"),
-    ({"connection_type": "api_key"}, "only oauth2 integrations"),
-    ({"default_scopes": ["has space"]}, "scope"),
-    ({"client_secret": 12345}, "client_secret must be a non-blank string"),
-    ({"client_secret": "x" * 501}, "at most 500"),
-    ({"slug": "Not A Slug"}, "slug"),
-])
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"authorization_url": None}, "needs authorization_url, token_url and client_id"),
+        ({"token_url": "http://provider.example.com/token"}, "must use https"),
+        ({"api_base_url": "https://user:pw@provider.test/api"}, "credentials"),
+        ({"token_url": "https://provider.test/token?x=1"}, "query string"),
+        ({"connection_type": "api_key"}, "only oauth2 integrations"),
+        ({"default_scopes": ["has space"]}, "scope"),
+        ({"client_secret": 12345}, "client_secret must be a non-blank string"),
+        ({"client_secret": "x" * 501}, "at most 500"),
+        ({"slug": "Not A Slug"}, "slug"),
+    ],
+)
 async def test_register_checks_its_arguments(connect, provider, change, complaint):
     async with connect("admin@example.com") as admin:
         message = await admin.error("register_integration", entry(provider, **change))
@@ -114,22 +137,37 @@ async def test_an_admin_updates_fields_replaces_and_clears_the_secret(connect, p
     caplog.set_level(logging.DEBUG)
     async with connect("admin@example.com") as admin:
         assert (await admin.ok("get_integration", {"slug": "hubspot"}))["has_client_secret"] is False
-        updated = await admin.ok("update_integration", {
-            "slug": "hubspot", "client_secret": SECRET, "default_scopes": ["oauth"],
-            "issuer": "https://app.hubspot.com", "token_endpoint_auth_method": "client_secret_post"})
+        updated = await admin.ok(
+            "update_integration",
+            {
+                "slug": "hubspot",
+                "client_secret": SECRET,
+                "default_scopes": ["oauth"],
+                "issuer": "https://app.hubspot.com",
+                "token_endpoint_auth_method": "client_secret_post",
+            },
+        )
         assert updated["has_client_secret"] is True and updated["default_scopes"] == ["oauth"]
         assert updated["issuer"] == "https://app.hubspot.com"
         assert updated["token_endpoint_auth_method"] == "client_secret_post"
-        assert await owner.fetchval("SELECT public.decrypt_oauth_token(client_secret_encrypted, $1)"
-                                    " FROM public.mcp_integrations WHERE slug = 'hubspot'", KEY) == SECRET
-        assert "not both" in await admin.error("update_integration", {"slug": "hubspot", "issuer": "https://x.test",
-                                                                       "clear": ["issuer"]})
+        assert (
+            await owner.fetchval(
+                "SELECT public.decrypt_oauth_token(client_secret_encrypted, $1)"
+                " FROM public.mcp_integrations WHERE slug = 'hubspot'",
+                KEY,
+            )
+            == SECRET
+        )
+        assert "not both" in await admin.error(
+            "update_integration", {"slug": "hubspot", "issuer": "https://x.test", "clear": ["issuer"]}
+        )
         assert "at least one" in await admin.error("update_integration", {"slug": "hubspot"})
         cleared = await admin.ok("update_integration", {"slug": "hubspot", "clear": ["client_secret", "issuer"]})
         assert cleared["has_client_secret"] is False and "issuer" not in cleared
         assert "no integration" in await admin.error("update_integration", {"slug": "nope", "name": "x"})
-        assert "revocation_url" not in await admin.ok("update_integration", {"slug": "hubspot",
-                                                                             "clear": ["revocation_url"]})
+        assert "revocation_url" not in await admin.ok(
+            "update_integration", {"slug": "hubspot", "clear": ["revocation_url"]}
+        )
     assert not any(SECRET in r.getMessage() for r in caplog.records)
 
 

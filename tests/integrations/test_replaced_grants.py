@@ -17,8 +17,9 @@ from .fake_provider import FakeProvider
 from .test_loopback import free_port, serve
 
 ALICE_ID = "00000000-0000-4000-8000-000000000002"
-PENDING = ("SELECT token_type_hint, token_encrypted, attempts FROM public.oauth_revocations"
-           " ORDER BY token_type_hint DESC")
+PENDING = (
+    "SELECT token_type_hint, token_encrypted, attempts FROM public.oauth_revocations ORDER BY token_type_hint DESC"
+)
 
 
 async def works(provider: FakeProvider, token: str) -> bool:
@@ -36,8 +37,9 @@ def grant_of(provider: FakeProvider, first: int) -> tuple[str, str]:
 
 
 @pytest.mark.usefixtures("mocked")
-async def test_reconnecting_revokes_the_replaced_grant_once_the_new_one_is_stored(connect, hubspot, browser, owner,
-                                                                                  mocked):
+async def test_reconnecting_revokes_the_replaced_grant_once_the_new_one_is_stored(
+    connect, hubspot, browser, owner, mocked
+):
     stored_at_revocation: list[bytes] = []
     revoke_route = mocked["revoke"]
     plain = revoke_route.side_effect
@@ -105,8 +107,10 @@ async def test_after_reconnect_and_uninstall_neither_grants_tokens_work_even_whe
             for row, token in zip(kept, (first[1], first[0]), strict=True):
                 assert token.encode() not in row["token_encrypted"] and row["attempts"] >= 1
                 # decrypt_oauth_token insists on AES-256 (tests/rls/test_policies_tokens.py)
-                assert await owner.fetchval("SELECT public.decrypt_oauth_token($1, $2)", row["token_encrypted"],
-                                            KEY) == token
+                assert (
+                    await owner.fetchval("SELECT public.decrypt_oauth_token($1, $2)", row["token_encrypted"], KEY)
+                    == token
+                )
 
             provider.revocation_status = 200
             done = await alice.ok("uninstall_integration", {"slug": "hubspot"})
@@ -127,12 +131,16 @@ async def test_the_browser_is_not_kept_waiting_for_the_revocation(connect, owner
         await point_at(owner, provider)
         listener_app = await app_factory()
         port = free_port()
-        async with serve_callback_on_loopback(listener_app, "127.0.0.1", port) as callback, \
-                connect("alice@example.com") as alice, httpx.AsyncClient() as browser:
+        async with (
+            serve_callback_on_loopback(listener_app, "127.0.0.1", port) as callback,
+            connect("alice@example.com") as alice,
+            httpx.AsyncClient() as browser,
+        ):
             for _ in range(2):
                 started = await alice.ok("install_integration", {"slug": "hubspot"})
-                page = await browser.get(f"{callback}/oauth/callback", params=provider.approve(
-                    started["authorization_url"]))
+                page = await browser.get(
+                    f"{callback}/oauth/callback", params=provider.approve(started["authorization_url"])
+                )
                 assert page.status_code == 200 and "HubSpot is connected" in page.text
             first = grant_of(provider, 0)
             assert provider.revoked == [] and await works(provider, first[0])  # the page came first
@@ -180,23 +188,27 @@ async def test_rotation_moves_kept_revocations_to_the_new_key(connect, hubspot, 
     assert reports["oauth_revocations"].rotated == 2 and reports["oauth_revocations"].complete
     for value in [r[0] for r in await owner.fetch("SELECT token_encrypted FROM public.oauth_revocations")]:
         assert (await owner.fetchval("SELECT public.decrypt_oauth_token($1, $2)", value, new_key)).startswith(
-            ("at-", "rt-"))
+            ("at-", "rt-")
+        )
 
 
 # --- RFC 9207: a server that identifies itself must do so in every response ----------------------------------
 
 
 async def connection(owner) -> dict:
-    return dict(await owner.fetchrow(
-        "SELECT ui.status, t.access_token_encrypted, t.refresh_token_encrypted, t.updated_at"
-        " FROM public.user_integrations ui JOIN public.oauth_tokens t ON t.user_integration_id = ui.id"
-        " WHERE ui.user_id = $1", ALICE_ID))
+    return dict(
+        await owner.fetchrow(
+            "SELECT ui.status, t.access_token_encrypted, t.refresh_token_encrypted, t.updated_at"
+            " FROM public.user_integrations ui JOIN public.oauth_tokens t ON t.user_integration_id = ui.id"
+            " WHERE ui.user_id = $1",
+            ALICE_ID,
+        )
+    )
 
 
 @pytest.mark.usefixtures("mocked")
 @pytest.mark.parametrize("how", ["configured issuer", "metadata"])
-async def test_a_response_without_iss_is_refused_when_the_server_identifies_itself(connect, provider, owner, app,
-                                                                                    how):
+async def test_a_response_without_iss_is_refused_when_the_server_identifies_itself(connect, provider, owner, app, how):
     if how == "configured issuer":
         provider.issuer = provider.base
     else:

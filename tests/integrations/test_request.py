@@ -16,12 +16,15 @@ from .conftest import connected
 BASE = "https://provider.test/api/v3"
 
 
-@pytest.mark.parametrize(("path", "url"), [
-    ("crm/v3/objects", "https://provider.test/api/v3/crm/v3/objects"),
-    ("/crm/v3/objects/", "https://provider.test/api/v3/crm/v3/objects/"),
-    ("v1/files:batchGet", "https://provider.test/api/v3/v1/files:batchGet"),
-    ("contacts/j%C3%B6rg", "https://provider.test/api/v3/contacts/j%C3%B6rg"),
-])
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        ("crm/v3/objects", "https://provider.test/api/v3/crm/v3/objects"),
+        ("/crm/v3/objects/", "https://provider.test/api/v3/crm/v3/objects/"),
+        ("v1/files:batchGet", "https://provider.test/api/v3/v1/files:batchGet"),
+        ("contacts/j%C3%B6rg", "https://provider.test/api/v3/contacts/j%C3%B6rg"),
+    ],
+)
 def test_a_relative_path_lands_under_the_base(path, url):
     assert str(target_url(BASE, path)) == url
     assert str(target_url(BASE + "/", path)) == url
@@ -33,10 +36,36 @@ def test_the_base_keeps_its_port_and_a_bare_host_base_works():
 
 
 TRICKS = [
-    "https://evil.test/x", "//evil.test/x", "HTTP://evil.test", "javascript:alert(1)", "evil.test:443/x",
-    "../x", "a/../../x", "a/./b", "..", ".", "a//b", "a\\b", "\\\\evil.test\\x", "@evil.test/x", "a@evil.test",
-    "a%2f..%2fb", "%2e%2e/x", "%2E%2E%2Fx", "a%5cb", "a%00b", "a%zz", "a?x=1", "a#frag", "a b", "a\tb", "a\nb",
-    "a\x00b", "caf\u00e9", "\uff0fevil.test", "",
+    "https://evil.test/x",
+    "//evil.test/x",
+    "HTTP://evil.test",
+    "javascript:alert(1)",
+    "evil.test:443/x",
+    "../x",
+    "a/../../x",
+    "a/./b",
+    "..",
+    ".",
+    "a//b",
+    "a\\b",
+    "\\\\evil.test\\x",
+    "@evil.test/x",
+    "a@evil.test",
+    "a%2f..%2fb",
+    "%2e%2e/x",
+    "%2E%2E%2Fx",
+    "a%5cb",
+    "a%00b",
+    "a%zz",
+    "a?x=1",
+    "a#frag",
+    "a b",
+    "a\tb",
+    "a\nb",
+    "a\x00b",
+    "caf\u00e9",
+    "\uff0fevil.test",
+    "",
 ]
 
 
@@ -97,18 +126,33 @@ async def test_a_json_body_is_sent_for_writes_and_refused_for_reads(connect, hub
     await owner.execute("UPDATE public.mcp_integrations SET allow_unattended_writes = true WHERE slug = 'hubspot'")
     async with connect("alice@example.com") as alice:
         await connected(alice, hubspot, browser)
-        sent = await alice.ok("integration_request", {
-            "slug": "hubspot", "method": "POST", "path": "crm/v3/objects/notes",
-            "body": {"properties": {"hs_note_body": "renewal call"}}, "query": {"archived": False, "ids": ["1", "2"]}})
+        sent = await alice.ok(
+            "integration_request",
+            {
+                "slug": "hubspot",
+                "method": "POST",
+                "path": "crm/v3/objects/notes",
+                "body": {"properties": {"hs_note_body": "renewal call"}},
+                "query": {"archived": False, "ids": ["1", "2"]},
+            },
+        )
         assert sent["status_code"] == 200
         assert json.loads(hubspot.api_requests[-1]["body"]) == {"properties": {"hs_note_body": "renewal call"}}
         assert hubspot.api_requests[-1]["query"] == "archived=false&ids=1&ids=2"
-        labels = await alice.ok("integration_request", {  # a top-level JSON array of any values
-            "slug": "hubspot", "method": "PUT", "path": "labels", "body": ["renewal", 2, {"a": None}, True]})
+        labels = await alice.ok(
+            "integration_request",
+            {  # a top-level JSON array of any values
+                "slug": "hubspot",
+                "method": "PUT",
+                "path": "labels",
+                "body": ["renewal", 2, {"a": None}, True],
+            },
+        )
         assert labels["status_code"] == 200
         assert json.loads(hubspot.api_requests[-1]["body"]) == ["renewal", 2, {"a": None}, True]
-        assert "takes no body" in await alice.error("integration_request", {
-            "slug": "hubspot", "method": "GET", "path": "x", "body": {"a": 1}})
+        assert "takes no body" in await alice.error(
+            "integration_request", {"slug": "hubspot", "method": "GET", "path": "x", "body": {"a": 1}}
+        )
 
 
 async def test_the_provider_being_unreachable_is_a_clear_error(connect, hubspot, browser, mocked):
@@ -123,14 +167,18 @@ async def test_the_provider_being_unreachable_is_a_clear_error(connect, hubspot,
 async def test_requests_need_an_active_install_with_an_api_base(connect, hubspot, browser, owner):
     async with connect("alice@example.com") as alice:
         assert "not installed" in await alice.error(
-            "integration_request", {"slug": "hubspot", "method": "GET", "path": "x"})
+            "integration_request", {"slug": "hubspot", "method": "GET", "path": "x"}
+        )
         await alice.ok("install_integration", {"slug": "hubspot"})
         assert "not connected yet" in await alice.error(
-            "integration_request", {"slug": "hubspot", "method": "GET", "path": "x"})
+            "integration_request", {"slug": "hubspot", "method": "GET", "path": "x"}
+        )
         await connected(alice, hubspot, browser)
         await owner.execute("UPDATE public.mcp_integrations SET status = 'disabled' WHERE slug = 'hubspot'")
         assert "disabled" in await alice.error("integration_request", {"slug": "hubspot", "method": "GET", "path": "x"})
-        await owner.execute("UPDATE public.mcp_integrations SET status = 'deprecated', api_base_url = NULL"
-                            " WHERE slug = 'hubspot'")
+        await owner.execute(
+            "UPDATE public.mcp_integrations SET status = 'deprecated', api_base_url = NULL WHERE slug = 'hubspot'"
+        )
         assert "no API base URL" in await alice.error(
-            "integration_request", {"slug": "hubspot", "method": "GET", "path": "x"})
+            "integration_request", {"slug": "hubspot", "method": "GET", "path": "x"}
+        )

@@ -45,8 +45,9 @@ async def retried_on(demo_db, asked: InputRequiredResult, **settings):
     """The retry's result, or the protocol error it got (raised here, outside the client's task group)."""
     async with replica(demo_db, **settings) as client:
         try:
-            return await client.session.call_tool(*ASK, input_responses=ACCEPTED, request_state=asked.request_state,
-                                                  allow_input_required=True)
+            return await client.session.call_tool(
+                *ASK, input_responses=ACCEPTED, request_state=asked.request_state, allow_input_required=True
+            )
         except MCPError as exc:
             refused = exc
     raise refused
@@ -66,8 +67,10 @@ async def test_rotation_a_previous_key_still_opens_and_a_retired_one_does_not(de
     with pytest.raises(MCPError, match="Invalid or expired requestState"):
         await retried_on(demo_db, asked, request_state_key=K2)
     # What the rotated replica sealed, an old one that already knows the new key opens too.
-    assert isinstance(await retried_on(demo_db, rotating, request_state_key=K1, request_state_previous_keys=(K2,)),
-                      InputRequiredResult)
+    assert isinstance(
+        await retried_on(demo_db, rotating, request_state_key=K1, request_state_previous_keys=(K2,)),
+        InputRequiredResult,
+    )
 
 
 async def test_without_a_request_state_key_replicas_sharing_the_token_key_agree(demo_db):
@@ -76,8 +79,12 @@ async def test_without_a_request_state_key_replicas_sharing_the_token_key_agree(
     with pytest.raises(MCPError, match="Invalid or expired requestState"):
         await retried_on(demo_db, asked, token_encryption_key="another-token-key-" + "9" * 32)
     # During a token key rotation the old key is a previous one, and its derived key still opens.
-    assert isinstance(await retried_on(demo_db, asked, token_encryption_key="another-token-key-" + "9" * 32,
-                                       token_encryption_previous_keys=(KEY,)), InputRequiredResult)
+    assert isinstance(
+        await retried_on(
+            demo_db, asked, token_encryption_key="another-token-key-" + "9" * 32, token_encryption_previous_keys=(KEY,)
+        ),
+        InputRequiredResult,
+    )
 
 
 def test_the_keys_come_from_configuration():

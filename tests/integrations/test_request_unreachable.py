@@ -65,14 +65,24 @@ def self_signed_context() -> ssl.SSLContext:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "renubu-test")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(hours=1)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with tempfile.NamedTemporaryFile() as pem:
         pem.write(cert.public_bytes(serialization.Encoding.PEM))
-        pem.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
+        pem.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         pem.flush()
         context.load_cert_chain(pem.name)
     return context
@@ -139,8 +149,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("kind", list(CASES))
-async def test_an_unreachable_api_says_what_failed_and_what_to_check(connect, hubspot, browser, owner, monkeypatch,
-                                                                   kind):
+async def test_an_unreachable_api_says_what_failed_and_what_to_check(
+    connect, hubspot, browser, owner, monkeypatch, kind
+):
     monkeypatch.setattr(api, "REQUEST_TIMEOUT_S", 0.5)
     monkeypatch.setattr(api, "CONNECT_TIMEOUT_S", 0.5)
     async with connect("alice@example.com") as alice:
@@ -149,8 +160,9 @@ async def test_an_unreachable_api_says_what_failed_and_what_to_check(connect, hu
             await connected(alice, hubspot, browser)  # the token is fresh: the call below needs no provider
         async with scenario(kind) as base:  # the real network from here on
             await owner.execute("UPDATE public.mcp_integrations SET api_base_url = $1 WHERE slug = 'hubspot'", base)
-            message = await alice.error("integration_request", {"slug": "hubspot", "method": "GET",
-                                                                "path": SECRET_PATH})
+            message = await alice.error(
+                "integration_request", {"slug": "hubspot", "method": "GET", "path": SECRET_PATH}
+            )
         still = await alice.ok("list_my_integrations", {})
     what, check = CASES[kind]
     assert what in message and check in message, message
@@ -165,11 +177,24 @@ async def test_a_token_endpoint_that_cannot_be_reached_names_the_setting_to_chec
     from renubu_mcp.oauth.provider import ProviderConfig, ProviderError, refresh
 
     port = closed_port()
-    cfg = ProviderConfig(integration_id=uuid4(), slug="gong", name="Gong", status="enabled", authorization_url=None,
-                         token_url=f"http://127.0.0.1:{port}/oauth/token", revocation_url=None, client_id="c",
-                         client_secret="s", auth_method="client_secret_basic", issuer=None, api_base_url=None)
+    cfg = ProviderConfig(
+        integration_id=uuid4(),
+        slug="gong",
+        name="Gong",
+        status="enabled",
+        authorization_url=None,
+        token_url=f"http://127.0.0.1:{port}/oauth/token",
+        revocation_url=None,
+        client_id="c",
+        client_secret="s",
+        auth_method="client_secret_basic",
+        issuer=None,
+        api_base_url=None,
+    )
     with pytest.raises(ProviderError) as failed:
         await refresh(cfg, "rt-not-sent-anywhere")
     assert failed.value.kind == "transient"
-    assert failed.value.detail == (f"could not reach Gong: 127.0.0.1:{port} refused the connection; check the port in "
-                                   "the integration's token_url (get_integration shows it), and that the service is up")
+    assert failed.value.detail == (
+        f"could not reach Gong: 127.0.0.1:{port} refused the connection; check the port in "
+        "the integration's token_url (get_integration shows it), and that the service is up"
+    )

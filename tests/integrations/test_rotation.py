@@ -32,9 +32,14 @@ async def test_the_registry_names_every_encrypted_column(owner):
     registered = {(e.table, c) for e in rotation.ENCRYPTED for c in e.ciphertexts}
     assert {(r["t"], r["col"]) for r in rows} == registered
     for entry in rotation.ENCRYPTED:
-        assert await owner.fetchval(
-            "SELECT count(*) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
-            f"public.{entry.table}", entry.key_id_column) == 1
+        assert (
+            await owner.fetchval(
+                "SELECT count(*) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
+                f"public.{entry.table}",
+                entry.key_id_column,
+            )
+            == 1
+        )
 
 
 @pytest.fixture
@@ -56,8 +61,12 @@ async def everything_encrypted(connect, web, app, hubspot) -> tuple[str, str]:
 async def key_ids(owner) -> set[str]:
     ids: set[str] = set()
     for e in rotation.ENCRYPTED:
-        ids |= {r[0] for r in await owner.fetch(
-            f"SELECT DISTINCT {e.key_id_column} FROM public.{e.table} WHERE {e.key_id_column} IS NOT NULL")}
+        ids |= {
+            r[0]
+            for r in await owner.fetch(
+                f"SELECT DISTINCT {e.key_id_column} FROM public.{e.table} WHERE {e.key_id_column} IS NOT NULL"
+            )
+        }
     return ids
 
 
@@ -68,7 +77,10 @@ async def test_rotation_while_calls_keep_succeeding(connect, app, app_factory, w
         " client_secret_encrypted, client_secret_key_id)"
         " SELECT 'bulk-' || n, 'Bulk ' || n, 'oauth2', 'https://x.test/a', 'https://x.test/t', 'c',"
         " public.encrypt_oauth_token('secret-' || n, $1), $2 FROM generate_series(1, $3) AS n",
-        KEY, key_id(KEY), BULK)
+        KEY,
+        key_id(KEY),
+        BULK,
+    )
     assert await key_ids(owner) == {key_id(KEY)}
 
     # The server during rotation: the new key encrypts, the old one still decrypts.
@@ -83,8 +95,10 @@ async def test_rotation_while_calls_keep_succeeding(connect, app, app_factory, w
             while not stop.is_set():
                 n += 1
                 if n % 7 == 0:  # make the token due: a refresh writes under the new key mid-rotation
-                    await owner.execute("UPDATE public.oauth_tokens SET expires_at = now() + interval '30 seconds'"
-                                        " WHERE token_type = 'Bearer'")
+                    await owner.execute(
+                        "UPDATE public.oauth_tokens SET expires_at = now() + interval '30 seconds'"
+                        " WHERE token_type = 'Bearer'"
+                    )
                     calls["refresh"] += 1
                 assert await get_access_token(both, ALICE, "hubspot") in hubspot.access_tokens
                 calls["token"] += 1
@@ -112,8 +126,9 @@ async def test_rotation_while_calls_keep_succeeding(connect, app, app_factory, w
     assert await key_ids(owner) == {key_id(NEW_KEY)}
     for e in rotation.ENCRYPTED:
         for column in e.ciphertexts:
-            values = [r[0] for r in await owner.fetch(
-                f"SELECT {column} FROM public.{e.table} WHERE {column} IS NOT NULL")]
+            values = [
+                r[0] for r in await owner.fetch(f"SELECT {column} FROM public.{e.table} WHERE {column} IS NOT NULL")
+            ]
             for value in values[:50]:
                 with pytest.raises(asyncpg.PostgresError, match="Wrong key"):
                     await owner.fetchval("SELECT public.decrypt_oauth_token($1, $2)", value, KEY)
@@ -147,8 +162,9 @@ async def test_a_locked_row_is_taken_in_a_later_pass(connect, app, web, hubspot,
 async def test_a_row_that_does_not_decrypt_is_reported_and_the_rest_still_move(connect, app, hubspot, owner, demo_db):
     async with connect("alice@example.com") as alice:
         await connected(alice, hubspot, Browser(app))
-    broken = await owner.fetchval("UPDATE public.oauth_tokens SET access_token_encrypted = '\\xc30d0409deadbeef'"
-                                  " RETURNING id")
+    broken = await owner.fetchval(
+        "UPDATE public.oauth_tokens SET access_token_encrypted = '\\xc30d0409deadbeef' RETURNING id"
+    )
     reports = {r.table: r for r in await rotation.rotate(demo_db.owner_dsn, Keyring(NEW_KEY, (KEY,)))}
     assert reports["oauth_tokens"].undecryptable == [broken] and reports["oauth_tokens"].rotated == 0
     assert reports["mcp_integrations"].rotated == 1 and reports["mcp_integrations"].complete
@@ -197,5 +213,7 @@ def test_the_embedded_default_rotates_to_a_new_key_file_and_retires_the_old_one(
     assert (tmp_path / "token.key").read_text().strip() == first.keys.current
     assert not (tmp_path / "token.key.next").exists()
     with pytest.raises(rotation.ConfigError, match="embedded default"):
-        rotation.plan(Settings(data_dir=tmp_path, token_encryption_key=NEW_KEY, token_encryption_previous_keys=(KEY,)),
-                      tmp_path / "token.key")
+        rotation.plan(
+            Settings(data_dir=tmp_path, token_encryption_key=NEW_KEY, token_encryption_previous_keys=(KEY,)),
+            tmp_path / "token.key",
+        )

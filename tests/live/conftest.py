@@ -113,8 +113,9 @@ class Watcher:
 
 
 @asynccontextmanager
-async def watcher(target: Any, mode: str, channel_open: asyncio.Event | None = None,
-                  **client_options: Any) -> AsyncIterator[Watcher]:
+async def watcher(
+    target: Any, mode: str, channel_open: asyncio.Event | None = None, **client_options: Any
+) -> AsyncIterator[Watcher]:
     updates: asyncio.Queue[str] = asyncio.Queue()
 
     async def on_message(message: Any) -> None:
@@ -133,8 +134,11 @@ def http_client(user: DemoUser, ttl_seconds: int = 3600) -> tuple[httpx2.AsyncCl
         if response.request.method == "GET" and response.status_code == 200:
             channel_open.set()
 
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token_for(user, ttl_seconds)}"}, timeout=TIMEOUT,
-                              event_hooks={"response": [on_response]})
+    http = httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {token_for(user, ttl_seconds)}"},
+        timeout=TIMEOUT,
+        event_hooks={"response": [on_response]},
+    )
     return http, channel_open
 
 
@@ -144,8 +148,12 @@ def in_process(app_dsn: str, email: str, **overrides: Any):
 
 def stdio_params(app_dsn: str, email: str) -> StdioServerParameters:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENUBU_")}
-    env.update(RENUBU_DATABASE_URL=app_dsn, RENUBU_USER_EMAIL=email, RENUBU_TOKEN_ENCRYPTION_KEY=TEST_TOKEN_KEY,
-               RENUBU_LOG_LEVEL="WARNING")
+    env.update(
+        RENUBU_DATABASE_URL=app_dsn,
+        RENUBU_USER_EMAIL=email,
+        RENUBU_TOKEN_ENCRYPTION_KEY=TEST_TOKEN_KEY,
+        RENUBU_LOG_LEVEL="WARNING",
+    )
     return StdioServerParameters(command=str(RENUBU_MCP), args=["serve"], env=env)
 
 

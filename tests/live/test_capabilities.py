@@ -106,8 +106,11 @@ async def test_every_advertised_capability_behaves_and_nothing_else_is_promised(
 async def test_lists_the_same_for_every_caller_of_a_role_carry_private_cache_hints(transport, demo_db, http_url):
     async with connected(transport, "auto", demo_db, http_url) as alice:
         client = alice.client
-        for listed in (await client.list_tools(cache_mode="bypass"), await client.list_prompts(cache_mode="bypass"),
-                       await client.list_resource_templates(cache_mode="bypass")):
+        for listed in (
+            await client.list_tools(cache_mode="bypass"),
+            await client.list_prompts(cache_mode="bypass"),
+            await client.list_resource_templates(cache_mode="bypass"),
+        ):
             assert (listed.ttl_ms, listed.cache_scope) == (LIST_TTL_MS, "private")
         own = await client.list_resources(cache_mode="bypass")  # each user's own, and it changes: not to be reused
         assert (own.ttl_ms, own.cache_scope) == (0, "private")
@@ -118,9 +121,12 @@ async def test_behind_a_transaction_pooler_notifications_need_a_direct_listen_ur
     pooled = f"{demo_db.app_dsn}&pgbouncer=true"
     async with watcher(in_process(pooled, ALICE.email), "auto") as alice:
         assert not alice.client.server_capabilities.resources.subscribe
-        assert (await alice.client.complete(
-            ResourceTemplateReference(type="ref/resource", uri="renubu://customers/{customer_id}"),
-            {"name": "customer_id", "value": "acm"})).completion.values == [ACME]
+        assert (
+            await alice.client.complete(
+                ResourceTemplateReference(type="ref/resource", uri="renubu://customers/{customer_id}"),
+                {"name": "customer_id", "value": "acm"},
+            )
+        ).completion.values == [ACME]
     async with watcher(in_process(pooled, ALICE.email, listen_database_url=demo_db.app_dsn), "auto") as alice:
         assert alice.client.server_capabilities.resources.subscribe
         await check_subscribe(alice)

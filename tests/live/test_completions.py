@@ -36,8 +36,10 @@ async def values(client: Client, ref, name: str, value: str, **context: str) -> 
 
 
 async def names_of(client: Client, customer_ids: list[str]) -> list[str]:
-    return [json.loads((await client.read_resource(f"renubu://customers/{c}")).contents[0].text)["customer"]["name"]
-            for c in customer_ids]
+    return [
+        json.loads((await client.read_resource(f"renubu://customers/{c}")).contents[0].text)["customer"]["name"]
+        for c in customer_ids
+    ]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -63,9 +65,11 @@ async def test_every_template_parameter_and_prompt_argument_completes_with_value
 
 
 async def test_customer_ids_complete_by_name_fragment_and_only_the_callers_own(demo):
-    async with Client(in_process(demo.app_dsn, "alice@example.com")) as alice, \
-            Client(in_process(demo.app_dsn, "bob@example.com")) as bob, \
-            Client(in_process(demo.app_dsn, "admin@example.com")) as admin:
+    async with (
+        Client(in_process(demo.app_dsn, "alice@example.com")) as alice,
+        Client(in_process(demo.app_dsn, "bob@example.com")) as bob,
+        Client(in_process(demo.app_dsn, "admin@example.com")) as admin,
+    ):
         assert await values(alice, template(CUSTOMER), "customer_id", "acm") == [ACME]
         assert await values(alice, template(CUSTOMER), "customer_id", "glob") == []
         assert await values(bob, template(CUSTOMER), "customer_id", "glob") == [GLOBEX]
@@ -81,12 +85,17 @@ async def test_customer_ids_complete_by_name_fragment_and_only_the_callers_own(d
 async def test_best_matches_come_first_and_at_most_100_with_has_more(demo_db, owner):
     ids = {name: str(uuid.uuid4()) for name in ("Orbit Zeal", "Zeal Partners", "New Zealand Wool", "Azealia Labs")}
     bulk = [(str(uuid.uuid4()), f"Zealous Bulk {n:03d}") for n in range(150)]
-    await owner.executemany("INSERT INTO public.customers (id, name) VALUES ($1, $2)",
-                            [(i, n) for n, i in ids.items()] + bulk)
-    await owner.executemany("INSERT INTO public.customer_assignments (customer_id, user_id) VALUES ($1, $2)",
-                            [(i, ALICE.id) for i in ids.values()])
-    async with Client(in_process(demo_db.app_dsn, "alice@example.com")) as alice, \
-            Client(in_process(demo_db.app_dsn, "admin@example.com")) as admin:
+    await owner.executemany(
+        "INSERT INTO public.customers (id, name) VALUES ($1, $2)", [(i, n) for n, i in ids.items()] + bulk
+    )
+    await owner.executemany(
+        "INSERT INTO public.customer_assignments (customer_id, user_id) VALUES ($1, $2)",
+        [(i, ALICE.id) for i in ids.values()],
+    )
+    async with (
+        Client(in_process(demo_db.app_dsn, "alice@example.com")) as alice,
+        Client(in_process(demo_db.app_dsn, "admin@example.com")) as admin,
+    ):
         # The name starts with it, then a word does, then it is inside a word.
         ranked = await values(alice, template(CUSTOMER), "customer_id", "zeal")
         assert await names_of(alice, ranked) == ["Zeal Partners", "New Zealand Wool", "Orbit Zeal", "Azealia Labs"]
@@ -116,7 +125,8 @@ async def test_doc_versions_complete_for_the_doc_already_chosen(demo):
         assert await values(alice, template(versions), "slug", "risk") == ["risk-scoring"]
         listed = await alice.call_tool("list_doc_versions", {"slug": "risk-scoring"})
         numbers = {str(listed.structured_content["current_version"])} | {
-            str(v["version_number"]) for v in listed.structured_content["versions"]}
+            str(v["version_number"]) for v in listed.structured_content["versions"]
+        }
         offered = await values(alice, template(versions), "version_number", "", slug="risk-scoring")
         assert set(offered) == numbers and offered == sorted(offered, key=int, reverse=True)
         assert await values(alice, template(versions), "version_number", "") == []  # no doc chosen yet
@@ -136,10 +146,12 @@ async def test_features_integrations_installs_and_the_review_window_complete(dem
 
 async def test_an_unknown_template_prompt_or_argument_is_invalid_params(demo):
     async with Client(in_process(demo.app_dsn, "alice@example.com")) as alice:
-        cases = [(template("renubu://nowhere/{id}"), "id", "resources/templates/list"),
-                 (template(CUSTOMER), "slug", "customer_id"),
-                 (prompt("no_such_prompt"), "x", "prompts/list"),
-                 (prompt("renewal_brief"), "days", "customer_id")]
+        cases = [
+            (template("renubu://nowhere/{id}"), "id", "resources/templates/list"),
+            (template(CUSTOMER), "slug", "customer_id"),
+            (prompt("no_such_prompt"), "x", "prompts/list"),
+            (prompt("renewal_brief"), "days", "customer_id"),
+        ]
         for ref, name, hint in cases:
             with pytest.raises(MCPError) as refused:
                 await alice.complete(ref, {"name": name, "value": ""})
@@ -153,14 +165,21 @@ async def test_a_very_long_fragment_matches_nothing(demo):
 
 
 async def test_parked_items_complete_by_title_the_callers_own_open_ones_first(demo_db, owner):
-    async with Client(in_process(demo_db.app_dsn, "alice@example.com")) as alice, \
-            Client(in_process(demo_db.app_dsn, "bob@example.com")) as bob:
+    async with (
+        Client(in_process(demo_db.app_dsn, "alice@example.com")) as alice,
+        Client(in_process(demo_db.app_dsn, "bob@example.com")) as bob,
+    ):
         assert await values(alice, template(PARKED), "item_id", "ask acme") == [ALICE_ACME_PARKED]
         assert await values(bob, template(PARKED), "item_id", "ask acme") == []
         assert await values(alice, template(PARKED), "item_id", ALICE_ACME_PARKED) == [ALICE_ACME_PARKED]
         mine = await values(alice, template(PARKED), "item_id", "")
-        statuses = {r["id"]: r["status"] for r in map(dict, await owner.fetch(
-            "SELECT id::text, status FROM public.parking_lot_items WHERE user_id = $1", ALICE.id))}
+        statuses = {
+            r["id"]: r["status"]
+            for r in map(
+                dict,
+                await owner.fetch("SELECT id::text, status FROM public.parking_lot_items WHERE user_id = $1", ALICE.id),
+            )
+        }
         assert set(mine) == set(statuses)
         ranked = [statuses[i] == "parked" for i in mine]
         assert ranked == sorted(ranked, reverse=True)  # parked ones before promoted or dismissed ones

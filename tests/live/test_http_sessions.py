@@ -23,7 +23,16 @@ from renubu_mcp.live import session_tokens
 from renubu_mcp.live.hub import ChangeHub
 
 from .conftest import (
-    ACME, INITECH, TIMEOUT, customer_uri, eventually, http_client, over_http, serving_http, token_for, watcher,
+    ACME,
+    INITECH,
+    TIMEOUT,
+    customer_uri,
+    eventually,
+    http_client,
+    over_http,
+    serving_http,
+    token_for,
+    watcher,
 )
 
 HANDSHAKE = "2025-11-25"
@@ -75,8 +84,10 @@ async def test_unsubscribing_stops_the_updates(http_server, owner):
 
 async def test_a_session_falls_silent_once_its_token_expires_and_a_fresh_token_resumes_it(http_server, owner):
     http, channel_open = http_client(ALICE, ttl_seconds=8)
-    async with http, watcher(streamable_http_client(f"{http_server}/mcp", http_client=http), "legacy",
-                             channel_open) as alice:
+    async with (
+        http,
+        watcher(streamable_http_client(f"{http_server}/mcp", http_client=http), "legacy", channel_open) as alice,
+    ):
         async with alice.watching(customer_uri(ACME)) as next_update:
             await owner.execute("UPDATE public.customers SET risk_score = 48 WHERE id = $1", ACME)
             assert await next_update() == customer_uri(ACME)
@@ -113,29 +124,40 @@ class RawSession:
         self._next_id = 0
 
     def headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
-                   "mcp-protocol-version": HANDSHAKE}
+        headers = {
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+            "mcp-protocol-version": HANDSHAKE,
+        }
         if self.session_id is not None:
             headers["mcp-session-id"] = self.session_id
         return headers
 
     async def request(self, method: str, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
         self._next_id += 1
-        answer = await self.http.post(self.url, headers=self.headers(),
-                                      json={"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params,
-                                            **extra})
+        answer = await self.http.post(
+            self.url,
+            headers=self.headers(),
+            json={"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params, **extra},
+        )
         assert answer.status_code == 200, answer.text
         self.session_id = self.session_id or answer.headers.get("mcp-session-id")
         if answer.headers["content-type"].startswith("text/event-stream"):
-            return next(json.loads(line[5:]) for line in answer.text.splitlines() if line.startswith("data:")
-                        and line[5:].strip())
+            return next(
+                json.loads(line[5:])
+                for line in answer.text.splitlines()
+                if line.startswith("data:") and line[5:].strip()
+            )
         return answer.json()
 
     async def open(self) -> dict[str, Any]:
-        opened = await self.request("initialize", {"protocolVersion": HANDSHAKE, "capabilities": {},
-                                                   "clientInfo": {"name": "raw", "version": "1"}})
-        await self.http.post(self.url, headers=self.headers(),
-                             json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+        opened = await self.request(
+            "initialize",
+            {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+        )
+        await self.http.post(
+            self.url, headers=self.headers(), json={"jsonrpc": "2.0", "method": "notifications/initialized"}
+        )
         return opened["result"]
 
 
@@ -175,9 +197,18 @@ async def test_a_request_without_a_session_is_refused_subscribe_in_one_line(raw)
 async def test_an_initialize_answered_without_a_session_does_not_promise_subscribe(raw):
     """An initialize whose body is still arriving past what the router reads before routing is answered
     statelessly: no channel, so no promise."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": HANDSHAKE, "clientInfo": {"name": "raw", "version": "1"},
-        "capabilities": {"experimental": {"padding": {"x": "x" * (sessions.PEEK_LIMIT + 1)}}}}}).encode()
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": HANDSHAKE,
+                "clientInfo": {"name": "raw", "version": "1"},
+                "capabilities": {"experimental": {"padding": {"x": "x" * (sessions.PEEK_LIMIT + 1)}}},
+            },
+        }
+    ).encode()
 
     async def in_two_parts() -> AsyncIterator[bytes]:
         yield body[: sessions.PEEK_LIMIT + 1]

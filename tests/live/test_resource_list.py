@@ -46,8 +46,9 @@ async def every_page(client: Client) -> list[list[str]]:
 @pytest.mark.parametrize("user", [ALICE, ADMIN], ids=["a CSM", "an admin"])
 async def test_the_list_pages_through_exactly_what_the_caller_can_read(demo_db, owner, mode, user):
     # More customers than fit on a page, most of them nobody's but the admins'.
-    await owner.executemany("INSERT INTO public.customers (id, name) VALUES ($1, $2)",
-                            [(uuid.uuid4(), f"Listed {n}") for n in range(150)])
+    await owner.executemany(
+        "INSERT INTO public.customers (id, name) VALUES ($1, $2)", [(uuid.uuid4(), f"Listed {n}") for n in range(150)]
+    )
     expected = {r[0] for r in await owner.fetch(EXPECTED, user.role == "admin", user.id)}
     async with Client(in_process(demo_db.app_dsn, user.email), mode=mode) as client:
         pages = await every_page(client)
@@ -64,8 +65,11 @@ async def test_a_cursor_that_was_not_given_out_is_refused(demo):
     async with Client(in_process(demo.app_dsn, "alice@example.com")) as alice:
         first = await alice.list_resources()
         assert first.next_cursor
-        for cursor in ("not-a-cursor", "eyJraW5kIjoibm93aGVyZSIsImtleSI6IngifQ",  # {"kind":"nowhere","key":"x"}
-                       "eyJraW5kIjoiY3VzdG9tZXJzIiwia2V5IjoieCJ9"):  # {"kind":"customers","key":"x"}
+        for cursor in (
+            "not-a-cursor",
+            "eyJraW5kIjoibm93aGVyZSIsImtleSI6IngifQ",  # {"kind":"nowhere","key":"x"}
+            "eyJraW5kIjoiY3VzdG9tZXJzIiwia2V5IjoieCJ9",
+        ):  # {"kind":"customers","key":"x"}
             with pytest.raises(MCPError) as refused:
                 await alice.list_resources(cursor=cursor)
             assert refused.value.error.code == INVALID_PARAMS and "cursor" in refused.value.error.message

@@ -28,8 +28,7 @@ async def listening_over_http(server: ServerProcess, user, mode: str = "auto") -
 
     headers = {"Authorization": f"Bearer {token_for(user)}"}
     async with httpx2.AsyncClient(headers=headers, timeout=TIMEOUT, event_hooks={"response": [on_response]}) as http:
-        async with watcher(streamable_http_client(f"{server.url}/mcp", http_client=http), mode,
-                           channel_open) as client:
+        async with watcher(streamable_http_client(f"{server.url}/mcp", http_client=http), mode, channel_open) as client:
             yield client
 
 
@@ -38,23 +37,29 @@ async def test_a_write_through_one_http_replica_reaches_a_subscriber_on_another(
     a = server(demo_db.app_dsn)
     b = server(demo_db.app_dsn)
     async with listening_over_http(a, ALICE, mode) as alice, listening_over_http(a, BOB, mode) as bob:
-        async with alice.watching(customer_uri(ACME)) as alice_next, \
-                bob.watching(customer_uri(ACME), customer_uri(INITECH)) as bob_next:
+        async with (
+            alice.watching(customer_uri(ACME)) as alice_next,
+            bob.watching(customer_uri(ACME), customer_uri(INITECH)) as bob_next,
+        ):
             async with new_http_client() as http:
-                written = await call_tool(http, b.url, token_for(ALICE), "update_customer",
-                                          {"customer_id": ACME, "risk_score": 33})
+                written = await call_tool(
+                    http, b.url, token_for(ALICE), "update_customer", {"customer_id": ACME, "risk_score": 33}
+                )
                 assert written.ok, written.text
                 assert await alice_next() == customer_uri(ACME)
-                written = await call_tool(http, b.url, token_for(ALICE), "update_customer",
-                                          {"customer_id": INITECH, "risk_score": 34})
+                written = await call_tool(
+                    http, b.url, token_for(ALICE), "update_customer", {"customer_id": INITECH, "risk_score": 34}
+                )
                 assert written.ok, written.text
             assert await bob_next() == customer_uri(INITECH)  # and never Acme, which Bob cannot read
 
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_write_through_one_stdio_process_reaches_a_subscriber_of_another(demo_db, mode):
-    async with watcher(stdio_params(demo_db.app_dsn, ALICE.email), mode) as a, \
-            watcher(stdio_params(demo_db.app_dsn, ALICE.email), mode) as b:
+    async with (
+        watcher(stdio_params(demo_db.app_dsn, ALICE.email), mode) as a,
+        watcher(stdio_params(demo_db.app_dsn, ALICE.email), mode) as b,
+    ):
         async with a.watching(customer_uri(ACME)) as next_update:
             await b.ok("add_contact", {"customer_id": ACME, "name": "Road Runner"})
             assert await next_update() == customer_uri(ACME)

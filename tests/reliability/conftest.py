@@ -1,8 +1,8 @@
 """Fixtures for the reliability tests (small in-suite versions; scripts/soak runs the full-size ones).
 
-    restartable_cluster   module   a private EmbeddedCluster (fsync on), migrated and seeded, that a test may stop
-                                   and start: the shared `pg` cluster is never restarted
-    server                function server(database_url, **env) -> a started ServerProcess, stopped after the test
+restartable_cluster   module   a private EmbeddedCluster (fsync on), migrated and seeded, that a test may stop
+                               and start: the shared `pg` cluster is never restarted
+server                function server(database_url, **env) -> a started ServerProcess, stopped after the test
 """
 
 from __future__ import annotations

@@ -69,15 +69,23 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> "ServerProcess":
         env = {k: v for k, v in os.environ.items() if not k.startswith("RENUBU_")}
         env.update(
-            RENUBU_DATABASE_URL=self.database_url, RENUBU_JWT_SECRET=JWT_SECRET, RENUBU_TOKEN_ENCRYPTION_KEY=TOKEN_KEY,
-            RENUBU_LOG_LEVEL="WARNING", RENUBU_PUBLIC_URL=self.public_url or self.url, **self.env,
+            RENUBU_DATABASE_URL=self.database_url,
+            RENUBU_JWT_SECRET=JWT_SECRET,
+            RENUBU_TOKEN_ENCRYPTION_KEY=TOKEN_KEY,
+            RENUBU_LOG_LEVEL="WARNING",
+            RENUBU_PUBLIC_URL=self.public_url or self.url,
+            **self.env,
         )
         fd, log_name = tempfile.mkstemp(prefix=f"renubu-http-{self.port}-", suffix=".log")
         self.log_path = Path(log_name)
         with os.fdopen(fd, "w") as log:
             self.proc = subprocess.Popen(
                 [str(RENUBU_MCP), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(self.port)],
-                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd="/",
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd="/",
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -156,7 +164,12 @@ _ids = itertools.count(1)
 
 async def call_tool(http: httpx.AsyncClient, url: str, token: str, tool: str, arguments: dict[str, Any]) -> Outcome:
     """One tools/call POST to a stateless JSON server (no session, no initialize: any replica can answer)."""
-    body = {"jsonrpc": "2.0", "id": next(_ids), "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": next(_ids),
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments},
+    }
     try:
         response = await http.post(f"{url}/mcp", json=body, headers={**MCP_HEADERS, "authorization": f"Bearer {token}"})
     except httpx.HTTPError as exc:
@@ -177,8 +190,9 @@ async def call_tool(http: httpx.AsyncClient, url: str, token: str, tool: str, ar
 
 
 def new_http_client(connections: int = 4, timeout: float = 60.0) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=connections,
-                                                                  max_keepalive_connections=connections))
+    return httpx.AsyncClient(
+        timeout=timeout, limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    )
 
 
 # --- the load: a mix of reads and marked writes -------------------------------------------------------------
@@ -214,15 +228,17 @@ def plan_call(n: int, user: str, run_id: str, rng: random.Random, write_share: f
             "start_workflow": {"workflow_type": "renewal", "customer_id": customer, "workflow_name": marker},
         }[tool]
         return Call(n, user, tool, arguments, marker)
-    tool, arguments = rng.choice([
-        ("search_customers", {"query": rng.choice(["a", "corp", "in", "tech"]), "limit": 10}),
-        ("get_customer", {"customer_id": customer}),
-        ("list_contacts", {"customer_id": customer}),
-        ("list_workflows", {"limit": 10}),
-        ("get_workflow", {"workflow_id": workflow}),
-        ("upcoming_renewals", {"days_ahead": 90}),
-        ("search_docs", {"query": "renewal"}),
-    ])
+    tool, arguments = rng.choice(
+        [
+            ("search_customers", {"query": rng.choice(["a", "corp", "in", "tech"]), "limit": 10}),
+            ("get_customer", {"customer_id": customer}),
+            ("list_contacts", {"customer_id": customer}),
+            ("list_workflows", {"limit": 10}),
+            ("get_workflow", {"workflow_id": workflow}),
+            ("upcoming_renewals", {"days_ahead": 90}),
+            ("search_docs", {"query": "renewal"}),
+        ]
+    )
     return Call(n, user, tool, arguments)
 
 
@@ -239,9 +255,17 @@ class Record:
 
 
 async def run_load(
-    url: str | list[str], *, calls: int, concurrency: int, run_id: str, time_limit: float,
-    users: tuple[str, ...] = (ALICE.email, BOB.email), seed: int = 0, write_share: float = 0.4,
-    stop: asyncio.Event | None = None, failure_pause: float = 0.05,
+    url: str | list[str],
+    *,
+    calls: int,
+    concurrency: int,
+    run_id: str,
+    time_limit: float,
+    users: tuple[str, ...] = (ALICE.email, BOB.email),
+    seed: int = 0,
+    write_share: float = 0.4,
+    stop: asyncio.Event | None = None,
+    failure_pause: float = 0.05,
 ) -> list[Record]:
     """`calls` calls from `concurrency` clients (each its own HTTP connection and user, alternating), until all
     are done, `time_limit` seconds pass, or `stop` is set. A client pauses `failure_pause` s after a failed call
@@ -293,10 +317,14 @@ async def count_stored(owner_dsn: str, run_id: str) -> Stored:
             "SELECT workflow_name AS m FROM public.workflow_executions WHERE workflow_name LIKE $1",
         ):
             rows.update(r["m"] for r in await conn.fetch(sql, prefix))
-        started = Counter(r["m"] for r in await conn.fetch(
-            "SELECT e.workflow_name AS m FROM public.workflow_executions e JOIN public.workflow_actions a"
-            " ON a.workflow_execution_id = e.id AND a.action_type = 'workflow_started' WHERE e.workflow_name LIKE $1",
-            prefix))
+        started = Counter(
+            r["m"]
+            for r in await conn.fetch(
+                "SELECT e.workflow_name AS m FROM public.workflow_executions e JOIN public.workflow_actions a"
+                " ON a.workflow_execution_id = e.id AND a.action_type = 'workflow_started' WHERE e.workflow_name LIKE $1",
+                prefix,
+            )
+        )
     finally:
         await conn.close()
     return Stored(rows, started)
@@ -316,8 +344,13 @@ class WriteCheck:
 
     @property
     def problems(self) -> dict[str, Any]:
-        found = {"lost": self.lost, "duplicated": self.duplicated, "phantom": self.phantom,
-                 "refused_but_stored": self.refused_but_stored, "half_written": self.half_written}
+        found = {
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "phantom": self.phantom,
+            "refused_but_stored": self.refused_but_stored,
+            "half_written": self.half_written,
+        }
         return {k: v for k, v in found.items() if v}
 
 
@@ -326,12 +359,19 @@ def check_writes(records: list[Record], stored: Stored) -> WriteCheck:
     writes = [r for r in records if r.call.marker]
     attempted = {r.call.marker for r in writes}
     acknowledged = {r.call.marker for r in writes if r.outcome.ok}
-    refused = {r.call.marker for r in writes if r.outcome.kind == "tool_error" and not r.outcome.is_outage_error
-               and not r.outcome.is_bare_internal_error(r.call.tool)}
+    refused = {
+        r.call.marker
+        for r in writes
+        if r.outcome.kind == "tool_error"
+        and not r.outcome.is_outage_error
+        and not r.outcome.is_bare_internal_error(r.call.tool)
+    }
     starts = {r.call.marker for r in writes if r.call.tool == "start_workflow"}
     present = set(stored.rows)
     return WriteCheck(
-        attempted=len(attempted), acknowledged=len(acknowledged), stored=len(present),
+        attempted=len(attempted),
+        acknowledged=len(acknowledged),
+        stored=len(present),
         lost=sorted(acknowledged - present),
         duplicated={m: c for m, c in stored.rows.items() if c > 1},
         phantom=sorted(present - attempted),
@@ -357,8 +397,10 @@ async def outage(cluster: Any, down_for: float, *, crash: bool = False) -> Outag
     """Stop the cluster (pg_ctl -m fast, or -m immediate: a crash), keep it down `down_for` s, start it again."""
     stopping = time.monotonic()
     if crash:
-        await asyncio.to_thread(cluster._run_server_tool, [
-            str(cluster.bindir / "pg_ctl"), "-D", str(cluster.pgdata), "-m", "immediate", "-w", "stop"])
+        await asyncio.to_thread(
+            cluster._run_server_tool,
+            [str(cluster.bindir / "pg_ctl"), "-D", str(cluster.pgdata), "-m", "immediate", "-w", "stop"],
+        )
     else:
         await asyncio.to_thread(cluster.stop)
     down = time.monotonic()
@@ -381,8 +423,11 @@ class OutageCheck:
 
     @property
     def problems(self) -> dict[str, Any]:
-        found = {"unclear": self.unclear, "failing_after_grace": self.failing_after_grace,
-                 "not_recovered": self.recovery_s is None}
+        found = {
+            "unclear": self.unclear,
+            "failing_after_grace": self.failing_after_grace,
+            "not_recovered": self.recovery_s is None,
+        }
         return {k: v for k, v in found.items() if v}
 
 
@@ -392,16 +437,24 @@ def check_outage(records: list[Record], o: Outage, grace: float = 5.0) -> Outage
     before = [r for r in records if r.ended < o.stopping]
     after = [r for r in records if r.started >= o.up + grace]
     during = [r for r in records if r.ended >= o.stopping and r.started < o.up + grace]
-    describe = lambda r: f"{r.call.tool} @{r.started - o.stopping:+.2f}s: {r.outcome.kind} {r.outcome.status} " \
-                         f"{r.outcome.text[:160]}"  # noqa: E731
+
+    def describe(r: Record) -> str:
+        return (
+            f"{r.call.tool} @{r.started - o.stopping:+.2f}s: {r.outcome.kind} {r.outcome.status} {r.outcome.text[:160]}"
+        )
+
     bare = [r for r in during if r.outcome.is_bare_internal_error(r.call.tool)]
     unclear = [r for r in before if not r.outcome.ok] + [
-        r for r in during if not r.outcome.ok and not r.outcome.is_outage_error and r not in bare]
+        r for r in during if not r.outcome.ok and not r.outcome.is_outage_error and r not in bare
+    ]
     first_ok = min((r.ended for r in records if r.started >= o.up and r.outcome.ok), default=None)
     return OutageCheck(
-        before=Counter(r.outcome.kind for r in before), during=Counter(r.outcome.kind for r in during),
-        after=Counter(r.outcome.kind for r in after), unclear=[describe(r) for r in unclear],
-        bare_internal=[describe(r) for r in bare], failing_after_grace=[describe(r) for r in after if not r.outcome.ok],
+        before=Counter(r.outcome.kind for r in before),
+        during=Counter(r.outcome.kind for r in during),
+        after=Counter(r.outcome.kind for r in after),
+        unclear=[describe(r) for r in unclear],
+        bare_internal=[describe(r) for r in bare],
+        failing_after_grace=[describe(r) for r in after if not r.outcome.ok],
         recovery_s=None if first_ok is None else round(first_ok - o.up, 3),
     )
 
@@ -435,5 +488,8 @@ def summary(records: list[Record], elapsed: float) -> dict[str, Any]:
 
 
 def failure_samples(records: list[Record], limit: int = 5) -> list[str]:
-    return [f"{r.call.tool}: {r.outcome.kind} {r.outcome.status} {r.outcome.text[:200]}"
-            for r in records if not r.outcome.ok][:limit]
+    return [
+        f"{r.call.tool}: {r.outcome.kind} {r.outcome.status} {r.outcome.text[:200]}"
+        for r in records
+        if not r.outcome.ok
+    ][:limit]

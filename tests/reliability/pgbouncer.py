@@ -30,11 +30,15 @@ def available() -> bool:
     return os.access(PGBOUNCER, os.X_OK)
 
 
-
-
 class PgBouncer:
-    def __init__(self, server_socket_dir: Path | str, server_port: int = 5432, *, pool_size: int = 4,
-                 users: tuple[str, ...] = ("authenticator",)):
+    def __init__(
+        self,
+        server_socket_dir: Path | str,
+        server_port: int = 5432,
+        *,
+        pool_size: int = 4,
+        users: tuple[str, ...] = ("authenticator",),
+    ):
         self.server_socket_dir = Path(server_socket_dir)
         self.server_port = server_port
         self.pool_size = pool_size
@@ -85,8 +89,14 @@ log_disconnections = 0
             for path in (self.dir, ini, self.dir / "userlist.txt"):
                 os.chown(path, account.pw_uid, account.pw_gid)
             kwargs.update(user=account.pw_uid, group=account.pw_gid, extra_groups=[])
-        self.proc = subprocess.Popen([PGBOUNCER, str(ini)], cwd="/", stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
+        self.proc = subprocess.Popen(
+            [PGBOUNCER, str(ini)],
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            **kwargs,
+        )
         socket_file = self.dir / f".s.PGSQL.{self.port}"
         deadline = time.monotonic() + timeout
         while not socket_file.exists():
@@ -98,8 +108,10 @@ log_disconnections = 0
 
     def dsn(self, user: str, dbname: str) -> str:
         host = urllib.parse.quote(str(self.dir), safe="/")
-        return f"postgresql://{user}@/{urllib.parse.quote(dbname, safe='')}?host={host}&port={self.port}" \
-               f"&{POOLER_FLAG}=true"
+        return (
+            f"postgresql://{user}@/{urllib.parse.quote(dbname, safe='')}?host={host}&port={self.port}"
+            f"&{POOLER_FLAG}=true"
+        )
 
     def log(self) -> str:
         if self.dir is None or not (self.dir / "pgbouncer.log").exists():

@@ -46,4 +46,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
         f"pgbouncer-plugin: {_routed} app DSN(s) through {len(_bouncers)} pgbouncer(s), pool_mode=transaction, "
-        f"statement cache off by ?pgbouncer=true")
+        f"statement cache off by ?pgbouncer=true"
+    )

@@ -18,10 +18,18 @@ from hypothesis import strategies as st
 
 MAX_TEXT = 40
 MAX_ITEMS = 4
-JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**31), 2**31),
-                         st.floats(allow_nan=False, allow_infinity=False, width=32), st.text(max_size=20))
-ANY_JSON = st.recursive(JSON_SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)), max_leaves=8)
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**31), 2**31),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(max_size=20),
+)
+ANY_JSON = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 def from_schema(schema: dict[str, Any], formats: dict[str, st.SearchStrategy[str]] | None = None) -> st.SearchStrategy:
@@ -79,17 +87,23 @@ class _Builder:
         return st.booleans()
 
     def _integer(self, schema: dict[str, Any]) -> st.SearchStrategy:
-        low = schema.get("minimum", schema.get("exclusiveMinimum", -(2**31) - 1) + 1 if "exclusiveMinimum" in schema
-                         else -(2**31))
-        high = schema.get("maximum", schema.get("exclusiveMaximum", 2**31 + 1) - 1 if "exclusiveMaximum" in schema
-                          else 2**31)
+        low = schema.get(
+            "minimum", schema.get("exclusiveMinimum", -(2**31) - 1) + 1 if "exclusiveMinimum" in schema else -(2**31)
+        )
+        high = schema.get(
+            "maximum", schema.get("exclusiveMaximum", 2**31 + 1) - 1 if "exclusiveMaximum" in schema else 2**31
+        )
         return st.integers(min_value=int(low), max_value=int(high))
 
     def _number(self, schema: dict[str, Any]) -> st.SearchStrategy:
-        return st.floats(min_value=schema.get("minimum", schema.get("exclusiveMinimum")),
-                         max_value=schema.get("maximum", schema.get("exclusiveMaximum")),
-                         exclude_min="exclusiveMinimum" in schema, exclude_max="exclusiveMaximum" in schema,
-                         allow_nan=False, allow_infinity=False)
+        return st.floats(
+            min_value=schema.get("minimum", schema.get("exclusiveMinimum")),
+            max_value=schema.get("maximum", schema.get("exclusiveMaximum")),
+            exclude_min="exclusiveMinimum" in schema,
+            exclude_max="exclusiveMaximum" in schema,
+            allow_nan=False,
+            allow_infinity=False,
+        )
 
     def _string(self, schema: dict[str, Any]) -> st.SearchStrategy:
         low, high = schema.get("minLength", 0), schema.get("maxLength")
@@ -104,8 +118,9 @@ class _Builder:
         low = schema.get("minItems", 0)
         high = max(low, min(schema.get("maxItems", MAX_ITEMS), MAX_ITEMS))
         items = self.build(schema.get("items", {}))
-        return st.lists(items, min_size=low, max_size=high, unique_by=(lambda v: repr(v)) if schema.get(
-            "uniqueItems") else None)
+        return st.lists(
+            items, min_size=low, max_size=high, unique_by=(lambda v: repr(v)) if schema.get("uniqueItems") else None
+        )
 
     def _object(self, schema: dict[str, Any]) -> st.SearchStrategy:
         properties: dict[str, Any] = schema.get("properties", {})

@@ -43,15 +43,23 @@ async def load_phase(cluster: EmbeddedCluster, args: argparse.Namespace) -> list
     run = f"soak-load-{uuid.uuid4().hex[:8]}"
     with harness.ServerProcess(cluster.app_dsn(), env={"RENUBU_POOL_MAX_SIZE": str(args.pool)}) as srv:
         started = time.monotonic()
-        records = await harness.run_load(srv.url, calls=args.calls, concurrency=args.concurrency, run_id=run,
-                                         time_limit=args.time_limit)
+        records = await harness.run_load(
+            srv.url, calls=args.calls, concurrency=args.concurrency, run_id=run, time_limit=args.time_limit
+        )
         figures = harness.summary(records, time.monotonic() - started)
         log = srv.log()
     writes = harness.check_writes(records, await harness.count_stored(cluster.owner_dsn(), run))
     show("load", figures)
-    show("load writes", {"attempted": writes.attempted, "acknowledged": writes.acknowledged,
-                         "rows counted": writes.stored, "stored without an answer": writes.unacknowledged_stored,
-                         "problems": writes.problems})
+    show(
+        "load writes",
+        {
+            "attempted": writes.attempted,
+            "acknowledged": writes.acknowledged,
+            "rows counted": writes.stored,
+            "stored without an answer": writes.unacknowledged_stored,
+            "problems": writes.problems,
+        },
+    )
     problems = []
     if figures["calls"] != args.calls:
         problems.append(f"load: only {figures['calls']} of {args.calls} calls in {args.time_limit}s")
@@ -71,8 +79,11 @@ async def restart_phase(cluster: EmbeddedCluster, args: argparse.Namespace) -> l
         stop = asyncio.Event()
         started = time.monotonic()
         budget = args.restarts * (args.down + 15) + 30
-        load = asyncio.create_task(harness.run_load(srv.url, calls=10**7, concurrency=args.concurrency, run_id=run,
-                                                    time_limit=budget, stop=stop))
+        load = asyncio.create_task(
+            harness.run_load(
+                srv.url, calls=10**7, concurrency=args.concurrency, run_id=run, time_limit=budget, stop=stop
+            )
+        )
         outages = []
         await asyncio.sleep(5)
         for _ in range(args.restarts):
@@ -87,19 +98,37 @@ async def restart_phase(cluster: EmbeddedCluster, args: argparse.Namespace) -> l
         # Each outage is judged on the calls that ended before the next one began.
         window = [r for r in records if r.ended < next_stop and (i == 1 or r.started >= outages[i - 2].up)]
         checked = harness.check_outage(window, o, grace=args.grace)
-        show(f"outage {i}", {"down_s": round(o.starting - o.down, 2), "stop_s": round(o.down - o.stopping, 2),
-                             "start_s": round(o.up - o.starting, 2), "before": checked.before,
-                             "during": checked.during, "after": checked.after, "recovery_s": checked.recovery_s,
-                             "bare_internal_errors": len(checked.bare_internal), "problems": checked.problems})
+        show(
+            f"outage {i}",
+            {
+                "down_s": round(o.starting - o.down, 2),
+                "stop_s": round(o.down - o.stopping, 2),
+                "start_s": round(o.up - o.starting, 2),
+                "before": checked.before,
+                "during": checked.during,
+                "after": checked.after,
+                "recovery_s": checked.recovery_s,
+                "bare_internal_errors": len(checked.bare_internal),
+                "problems": checked.problems,
+            },
+        )
         if checked.problems:
             problems.append(f"outage {i}: {checked.problems}")
         if checked.bare_internal:
-            problems.append(f"outage {i}: {len(checked.bare_internal)} bare internal error(s), e.g. "
-                            f"{checked.bare_internal[:2]}")
+            problems.append(
+                f"outage {i}: {len(checked.bare_internal)} bare internal error(s), e.g. {checked.bare_internal[:2]}"
+            )
     writes = harness.check_writes(records, await harness.count_stored(cluster.owner_dsn(), run))
-    show("restart writes", {"attempted": writes.attempted, "acknowledged": writes.acknowledged,
-                            "rows counted": writes.stored, "stored without an answer": writes.unacknowledged_stored,
-                            "problems": writes.problems})
+    show(
+        "restart writes",
+        {
+            "attempted": writes.attempted,
+            "acknowledged": writes.acknowledged,
+            "rows counted": writes.stored,
+            "stored without an answer": writes.unacknowledged_stored,
+            "problems": writes.problems,
+        },
+    )
     if writes.problems:
         problems.append(f"restart writes: {writes.problems}")
     return problems
@@ -109,14 +138,29 @@ def fuzz_phase(args: argparse.Namespace) -> list[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENUBU_")}
     env.update(RENUBU_FUZZ_EXAMPLES=str(args.fuzz_examples), RENUBU_FUZZ_RANDOM="1")
     started = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "pytest", "tests/reliability/test_fuzz.py", "-q", "-s",
-                          "-p", "no:cacheprovider"], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=args.time_limit * 4)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/reliability/test_fuzz.py", "-q", "-s", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=args.time_limit * 4,
+    )
     lines = [line for line in run.stdout.splitlines() if "{'ok'" in line or " passed" in line or "failed" in line]
-    calls = sum(int(x.split("'ok': ")[1].split(",")[0]) + int(x.split("'rejected': ")[1].split("}")[0])
-                for x in lines if "{'ok'" in x)
-    show("fuzz", {"examples_per_tool": args.fuzz_examples, "calls": calls,
-                  "elapsed_s": round(time.monotonic() - started, 1), "result": lines[-1] if lines else run.stdout[-300:]})
+    calls = sum(
+        int(x.split("'ok': ")[1].split(",")[0]) + int(x.split("'rejected': ")[1].split("}")[0])
+        for x in lines
+        if "{'ok'" in x
+    )
+    show(
+        "fuzz",
+        {
+            "examples_per_tool": args.fuzz_examples,
+            "calls": calls,
+            "elapsed_s": round(time.monotonic() - started, 1),
+            "result": lines[-1] if lines else run.stdout[-300:],
+        },
+    )
     return [] if run.returncode == 0 else [f"fuzz: pytest exited {run.returncode}:\n{run.stdout[-3000:]}"]
 
 

@@ -44,18 +44,39 @@ KNOWN_SLUGS = ["hubspot", "salesforce", "gong", "zendesk", "google-calendar", "s
 
 # Ids alice can see (and some she cannot), so valid calls reach the code behind the not-found checks.
 KNOWN_IDS = [
-    "10000000-0000-4000-8000-000000000001", "10000000-0000-4000-8000-000000000041",  # hers, shared
+    "10000000-0000-4000-8000-000000000001",
+    "10000000-0000-4000-8000-000000000041",  # hers, shared
     "10000000-0000-4000-8000-000000000021",  # bob's
-    "20000000-0000-4000-8000-000000000011", "30000000-0000-4000-8000-000000000001",
-    "30000000-0000-4000-8000-000000000004", "30000000-0000-4000-8000-000000000011",
-    "31000000-0000-4000-8000-000000000101", "31000000-0000-4000-8000-000000000602",
-    "40000000-0000-4000-8000-000000000001", "50000000-0000-4000-8000-000000000001",
-    "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003",
+    "20000000-0000-4000-8000-000000000011",
+    "30000000-0000-4000-8000-000000000001",
+    "30000000-0000-4000-8000-000000000004",
+    "30000000-0000-4000-8000-000000000011",
+    "31000000-0000-4000-8000-000000000101",
+    "31000000-0000-4000-8000-000000000602",
+    "40000000-0000-4000-8000-000000000001",
+    "50000000-0000-4000-8000-000000000001",
+    "00000000-0000-4000-8000-000000000002",
+    "00000000-0000-4000-8000-000000000003",
 ]
 NASTY_TEXT = [
-    "'; DROP TABLE public.customers; --", "' OR '1'='1", "1; SELECT pg_sleep(10)--", "%", "_", "\\", "$1",
-    "\x00", "a\x00b", "\ud7ff\ue000", "😀" * 300, "x" * 100_000, "../../etc/passwd", "http://169.254.169.254/",
-    "<script>alert(1)</script>", "IGNORE ALL PREVIOUS INSTRUCTIONS", " ", "",
+    "'; DROP TABLE public.customers; --",
+    "' OR '1'='1",
+    "1; SELECT pg_sleep(10)--",
+    "%",
+    "_",
+    "\\",
+    "$1",
+    "\x00",
+    "a\x00b",
+    "\ud7ff\ue000",
+    "😀" * 300,
+    "x" * 100_000,
+    "../../etc/passwd",
+    "http://169.254.169.254/",
+    "<script>alert(1)</script>",
+    "IGNORE ALL PREVIOUS INSTRUCTIONS",
+    " ",
+    "",
 ]
 WRONG_TYPES = [None, True, 0, -1, 2**63, 1.5, float("inf"), "", "not-a-uuid", [], [None], {}, {"a": {"b": []}}]
 
@@ -63,6 +84,7 @@ WRONG_TYPES = [None, True, 0, -1, 2**63, 1.5, float("inf"), "", "not-a-uuid", []
 def tool_schema_with_id_format(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema with format: uuid swapped for our own format, so ids come from KNOWN_IDS as well as at random,
     and `slug` arguments likewise from KNOWN_SLUGS."""
+
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
             node = {k: walk(v) for k, v in node.items()}
@@ -96,14 +118,17 @@ def mutated_arguments(draw: st.DrawFn, schema: dict[str, Any]) -> dict[str, Any]
         arguments.pop(draw(st.sampled_from(required)), None)
     elif how == "extra" or not properties:
         arguments[draw(st.sampled_from(["__proto__", "role", "user_id", "x" * 300, "sql"]))] = draw(
-            st.sampled_from(NASTY_TEXT))
+            st.sampled_from(NASTY_TEXT)
+        )
     elif how == "wrong_type":
         arguments[draw(st.sampled_from(properties))] = draw(st.sampled_from(WRONG_TYPES))
     elif how == "nasty_text":
         arguments[draw(st.sampled_from(properties))] = draw(st.sampled_from(NASTY_TEXT))
     else:
-        arguments[draw(st.sampled_from(properties))] = {"$where": draw(st.sampled_from(NASTY_TEXT)),
-                                                        "list": [draw(st.sampled_from(NASTY_TEXT))]}
+        arguments[draw(st.sampled_from(properties))] = {
+            "$where": draw(st.sampled_from(NASTY_TEXT)),
+            "list": [draw(st.sampled_from(NASTY_TEXT))],
+        }
     return arguments
 
 
@@ -124,7 +149,8 @@ class Fuzzer:
     async def table_hash(self) -> str:
         parts = " UNION ALL ".join(
             f"SELECT '{t}' AS t, md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM public.{t} x"
-            for t in self.tables)
+            for t in self.tables
+        )
         rows = await self.owner.fetch(f"SELECT string_agg(t || ':' || h, ',' ORDER BY t) AS all FROM ({parts}) s")
         return rows[0]["all"]
 
@@ -150,8 +176,10 @@ class Fuzzer:
 def fuzzer(database_factory, template_db) -> Iterator[Fuzzer]:
     db = database_factory(template=template_db.name, prefix="fuzz")
     provider = FakeProvider()
-    with respx.mock(assert_all_mocked=False, assert_all_called=False) as router, \
-            anyio.from_thread.start_blocking_portal() as portal:
+    with (
+        respx.mock(assert_all_mocked=False, assert_all_called=False) as router,
+        anyio.from_thread.start_blocking_portal() as portal,
+    ):
         provider.mount(router)
         elsewhere = router.route().mock(side_effect=httpx.ConnectError("tests reach no network"))
         settings = integration_settings(db.app_dsn, "alice@example.com")
@@ -159,8 +187,12 @@ def fuzzer(database_factory, template_db) -> Iterator[Fuzzer]:
         async def open_owner():
             owner = await asyncpg.connect(db.owner_dsn)
             await point_at(owner, provider)
-            tables = [r["tablename"] for r in await owner.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+            tables = [
+                r["tablename"]
+                for r in await owner.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+                )
+            ]
             return owner, tables
 
         async def connect_hubspot(client: Client):
@@ -169,8 +201,9 @@ def fuzzer(database_factory, template_db) -> Iterator[Fuzzer]:
             assert not started.is_error, started.content[0].text
             app_db = await Database.connect(db.app_dsn, min_size=1, max_size=2)
             try:
-                app = AppState(settings=settings, db=app_db, stdio_principal=None,
-                               token_key=settings.token_encryption_key)
+                app = AppState(
+                    settings=settings, db=app_db, stdio_principal=None, token_key=settings.token_encryption_key
+                )
                 page = await Browser(app).land(provider.approve(started.structured_content["authorization_url"]))
                 assert page.status_code == 200, page.text
             finally:
@@ -203,9 +236,19 @@ def test_generated_arguments_never_cause_an_internal_error_and_rejections_change
     bare = f"Error executing tool {tool}"
     seen = {"ok": 0, "rejected": 0}
 
-    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=not FUZZ_RANDOM,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-                                     HealthCheck.function_scoped_fixture, HealthCheck.large_base_example])
+    @settings(
+        max_examples=FUZZ_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=not FUZZ_RANDOM,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.large_base_example,
+        ],
+    )
     @given(arguments=st.one_of(valid_arguments(schema), mutated_arguments(schema)))
     def check(arguments: dict[str, Any]) -> None:
         is_error, text, changed = fuzzer.call(tool, arguments)

@@ -18,8 +18,18 @@ import uuid
 import pytest
 
 from . import harness
-from .harness import ADMIN, ALICE, call_tool, check_outage, check_writes, count_stored, new_http_client, run_load, \
-    summary, token_for
+from .harness import (
+    ADMIN,
+    ALICE,
+    call_tool,
+    check_outage,
+    check_writes,
+    count_stored,
+    new_http_client,
+    run_load,
+    summary,
+    token_for,
+)
 
 ACME = "10000000-0000-4000-8000-000000000001"
 GRACE = 5.0  # after the database is back, every call that starts later than this must succeed
@@ -58,10 +68,12 @@ async def test_a_database_restart_mid_load_gives_clear_errors_then_recovers_by_i
     figures = summary(records, time.monotonic() - outage.stopping)
     checked = check_outage(records, outage, grace=GRACE)
     writes = check_writes(records, await count_stored(restartable_cluster.owner_dsn(), run))
-    print(f"\nrestart: {figures}\n  before {dict(checked.before)} during {dict(checked.during)} after "
-          f"{dict(checked.after)}; recovered {checked.recovery_s}s after the database was up\n  writes: "
-          f"{writes.attempted} attempted, {writes.acknowledged} acknowledged, {writes.stored} stored "
-          f"({writes.unacknowledged_stored} stored without an answer)")
+    print(
+        f"\nrestart: {figures}\n  before {dict(checked.before)} during {dict(checked.during)} after "
+        f"{dict(checked.after)}; recovered {checked.recovery_s}s after the database was up\n  writes: "
+        f"{writes.attempted} attempted, {writes.acknowledged} acknowledged, {writes.stored} stored "
+        f"({writes.unacknowledged_stored} stored without an answer)"
+    )
 
     assert checked.during["tool_error"] > 0, "the outage was not noticed: no call failed"
     assert checked.after["ok"] > 100 and checked.problems == {}, checked.problems

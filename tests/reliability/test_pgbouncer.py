@@ -20,8 +20,9 @@ from tests.tools.conftest import settings_for
 
 from .pgbouncer import PgBouncer, available, strip_pooler_flag
 
-pytestmark = pytest.mark.skipif(not available(), reason="no pgbouncer binary (scripts/bootstrap test installs "
-                                                        "Debian's pgbouncer when run as root)")
+pytestmark = pytest.mark.skipif(
+    not available(), reason="no pgbouncer binary (scripts/bootstrap test installs Debian's pgbouncer when run as root)"
+)
 REPO = Path(__file__).resolve().parents[2]
 ALICE_ONLY, BOB_ONLY, SHARED = "Acme Corp", "Globex", "Initech"
 
@@ -41,20 +42,22 @@ async def server_claims(dsn: str, samples: int) -> set[tuple]:
     try:
         seen = set()
         for _ in range(samples):  # each statement is its own transaction: PgBouncer may hand out any connection
-            row = await conn.fetchrow("SELECT current_user::text AS usr, coalesce(current_setting("
-                                      "'request.jwt.claims', true), '') AS claims, pg_backend_pid() AS pid")
+            row = await conn.fetchrow(
+                "SELECT current_user::text AS usr, coalesce(current_setting("
+                "'request.jwt.claims', true), '') AS claims, pg_backend_pid() AS pid"
+            )
             seen.add((row["usr"], row["claims"], row["pid"]))
         return seen
     finally:
         await conn.close()
 
 
-async def test_interleaved_alice_and_bob_calls_see_only_their_own_data_and_leave_no_identity_behind(
-    bouncer, demo_db
-):
+async def test_interleaved_alice_and_bob_calls_see_only_their_own_data_and_leave_no_identity_behind(bouncer, demo_db):
     dsn = bouncer.dsn(APP_ROLE, demo_db.name)
-    async with Client(build_server(settings_for(dsn, "alice@example.com", pool_max_size=6))) as alice, \
-            Client(build_server(settings_for(dsn, "bob@example.com", pool_max_size=6))) as bob:
+    async with (
+        Client(build_server(settings_for(dsn, "alice@example.com", pool_max_size=6))) as alice,
+        Client(build_server(settings_for(dsn, "bob@example.com", pool_max_size=6))) as bob,
+    ):
 
         async def names(client: Client) -> set[str]:
             result = await client.call_tool("search_customers", {"limit": 100})
@@ -81,21 +84,44 @@ def test_the_whole_tool_test_suite_passes_behind_pgbouncer_in_transaction_mode()
     """tests/tools again, in a subprocess, with tests.reliability.pgbouncer_plugin routing every app DSN through
     PgBouncer. A test that fails here but also fails without PgBouncer is someone else's breakage, not ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENUBU_")}
-    command = [sys.executable, "-m", "pytest", "tests/tools", "-q", "-p", "no:cacheprovider", "-rf",
-               "-p", "tests.reliability.pgbouncer_plugin"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/tools",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-rf",
+        "-p",
+        "tests.reliability.pgbouncer_plugin",
+    ]
     run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     output = run.stdout + run.stderr
     assert "pgbouncer-plugin:" in output and " 0 app DSN" not in output, output[-3000:]
-    print("\n" + "\n".join(line for line in output.splitlines() if line.startswith(("pgbouncer-plugin", "=")) or
-                           re.search(r"\d+ passed", line)))
+    print(
+        "\n"
+        + "\n".join(
+            line
+            for line in output.splitlines()
+            if line.startswith(("pgbouncer-plugin", "=")) or re.search(r"\d+ passed", line)
+        )
+    )
     if run.returncode == 0:
         return
     failed = sorted(set(re.findall(r"^FAILED (\S+)", output, re.MULTILINE)))
     assert failed, output[-3000:]
-    baseline = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *failed],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    baseline = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *failed],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     also_without = set(re.findall(r"^FAILED (\S+)", baseline.stdout, re.MULTILINE)) | (
-        set(failed) if re.search(r"^ERROR ", baseline.stdout, re.MULTILINE) else set())
+        set(failed) if re.search(r"^ERROR ", baseline.stdout, re.MULTILINE) else set()
+    )
     ours = [t for t in failed if t not in also_without]
     assert not ours, f"fail only behind PgBouncer: {ours}\n{output[-4000:]}"
     pytest.skip(f"tests/tools fails without PgBouncer too ({failed}): not a pooling problem")

@@ -25,8 +25,18 @@ async def test_sigterm_mid_load_drains_in_flight_calls_and_leaves_nothing_half_w
     srv = server(demo_db.app_dsn)
     run = f"shutdown-{uuid.uuid4().hex[:8]}"
     stop = asyncio.Event()
-    load = asyncio.create_task(run_load(srv.url, calls=100_000, concurrency=48, run_id=run, time_limit=60,
-                                        write_share=1.0, failure_pause=0.05, stop=stop))
+    load = asyncio.create_task(
+        run_load(
+            srv.url,
+            calls=100_000,
+            concurrency=48,
+            run_id=run,
+            time_limit=60,
+            write_share=1.0,
+            failure_pause=0.05,
+            stop=stop,
+        )
+    )
     await asyncio.sleep(3.0)
     assert not load.done()
     signalled = time.monotonic()
@@ -39,9 +49,11 @@ async def test_sigterm_mid_load_drains_in_flight_calls_and_leaves_nothing_half_w
     in_flight = [r for r in records if r.started < signalled <= r.ended]
     later = [r for r in records if r.started >= signalled]
     writes = check_writes(records, await count_stored(demo_db.owner_dsn, run))
-    print(f"\nshutdown: {summary(records, exited - signalled)}; exited {exited - signalled:.2f}s after SIGTERM "
-          f"with {code}; {len(in_flight)} in flight; writes {writes.attempted} attempted, {writes.acknowledged} "
-          f"acknowledged, {writes.stored} stored")
+    print(
+        f"\nshutdown: {summary(records, exited - signalled)}; exited {exited - signalled:.2f}s after SIGTERM "
+        f"with {code}; {len(in_flight)} in flight; writes {writes.attempted} attempted, {writes.acknowledged} "
+        f"acknowledged, {writes.stored} stored"
+    )
 
     assert len(in_flight) >= 10, "nothing was in flight at SIGTERM"
     before = [r for r in records if r.ended < signalled]

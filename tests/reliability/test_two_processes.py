@@ -33,8 +33,9 @@ async def serve_provider(provider: FakeProvider) -> AsyncIterator[str]:
     sock.listen(64)
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     provider.base = base
-    server = _QuietServer(uvicorn.Config(provider.asgi_app(), lifespan="off", log_config=None, access_log=False,
-                                         log_level="warning"))
+    server = _QuietServer(
+        uvicorn.Config(provider.asgi_app(), lifespan="off", log_config=None, access_log=False, log_level="warning")
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)
@@ -54,11 +55,22 @@ async def test_an_oauth_flow_started_on_one_process_completes_on_the_other_and_r
         async with new_http_client(connections=32) as http:
             admin, alice = token_for(ADMIN), token_for(ALICE)
             # An admin points the hubspot entry at the provider and registers its client secret, through A.
-            entry = await call_tool(http, a.url, admin, "update_integration", {
-                "slug": "hubspot", "authorization_url": f"{provider_url}/oauth/authorize",
-                "token_url": f"{provider_url}/oauth/token", "revocation_url": f"{provider_url}/oauth/revoke",
-                "api_base_url": f"{provider_url}/api/v3", "client_id": CLIENT_ID,
-                "client_secret": provider.client_secret, "token_endpoint_auth_method": "client_secret_basic"})
+            entry = await call_tool(
+                http,
+                a.url,
+                admin,
+                "update_integration",
+                {
+                    "slug": "hubspot",
+                    "authorization_url": f"{provider_url}/oauth/authorize",
+                    "token_url": f"{provider_url}/oauth/token",
+                    "revocation_url": f"{provider_url}/oauth/revoke",
+                    "api_base_url": f"{provider_url}/api/v3",
+                    "client_id": CLIENT_ID,
+                    "client_secret": provider.client_secret,
+                    "token_endpoint_auth_method": "client_secret_basic",
+                },
+            )
             assert entry.ok, entry.text
             assert entry.data["has_client_secret"] is True and provider.client_secret not in entry.text
 
@@ -76,14 +88,17 @@ async def test_an_oauth_flow_started_on_one_process_completes_on_the_other_and_r
             # The token expires; 24 calls land on both processes at once while the provider is slow to refresh.
             owner = await asyncpg.connect(demo_db.owner_dsn)
             try:
-                await owner.execute("UPDATE public.oauth_tokens SET expires_at = now() - interval '1 minute', "
-                                    "refreshed_at = now() - interval '1 hour'")
+                await owner.execute(
+                    "UPDATE public.oauth_tokens SET expires_at = now() - interval '1 minute', "
+                    "refreshed_at = now() - interval '1 hour'"
+                )
             finally:
                 await owner.close()
             provider.token_delay = 0.5
             request = {"slug": "hubspot", "method": "GET", "path": "crm/v3/objects/companies"}
-            results = await asyncio.gather(*(
-                call_tool(http, (a if i % 2 else b).url, alice, "integration_request", request) for i in range(24)))
+            results = await asyncio.gather(
+                *(call_tool(http, (a if i % 2 else b).url, alice, "integration_request", request) for i in range(24))
+            )
             assert all(r.ok and r.data["status_code"] == 200 for r in results), [r.text[:200] for r in results]
             assert provider.calls["token:refresh_token"] == 1
             assert len(provider.refresh_tokens) == 1  # rotated once; no refresh token was spent twice

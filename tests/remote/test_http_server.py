@@ -49,7 +49,10 @@ def hs256_token(user, **changes) -> str:
 @pytest.fixture
 async def live_server(demo_db, free_tcp_port):
     settings = replace(
-        settings_for(demo_db.app_dsn, None), jwt_secret=SECRET, jwt_audience=AUDIENCE, jwks_url=JWKS_URL,
+        settings_for(demo_db.app_dsn, None),
+        jwt_secret=SECRET,
+        jwt_audience=AUDIENCE,
+        jwks_url=JWKS_URL,
         port=free_tcp_port,
     )
     app = build_http_app(build_server(settings, transport="http"), settings)
@@ -83,8 +86,9 @@ async def test_alice_and_bob_each_see_their_own_book_over_http(live_server, mode
     assert "Initech" in alice & bob
 
 
-@pytest.mark.parametrize("case", ["none", "expired", "wrong signature", "wrong audience", "unknown key id",
-                                  "unknown user", "not a jwt"])
+@pytest.mark.parametrize(
+    "case", ["none", "expired", "wrong signature", "wrong audience", "unknown key id", "unknown user", "not a jwt"]
+)
 async def test_a_missing_or_bad_token_gets_401_with_the_resource_metadata_and_touches_nothing(live_server, case):
     url, jwks = live_server
     stranger = replace(ALICE, id=ALICE.id.__class__("00000000-0000-4000-8000-0000000000ff"))
@@ -100,8 +104,12 @@ async def test_a_missing_or_bad_token_gets_401_with_the_resource_metadata_and_to
     headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
     if token:
         headers["authorization"] = f"Bearer {token}"
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "update_customer", "arguments": {"customer_id": str(ALICE.id), "risk_score": 1}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "update_customer", "arguments": {"customer_id": str(ALICE.id), "risk_score": 1}},
+    }
     async with httpx2.AsyncClient() as http:
         response = await http.post(f"{url}/mcp", json=body, headers=headers)
         assert response.status_code == 401
@@ -131,8 +139,11 @@ async def test_the_health_check_reports_the_database_and_foreign_hosts_are_refus
     async with httpx2.AsyncClient() as http:
         health = await http.get(f"{url}/healthz")
         assert health.status_code == 200 and health.json() == {"status": "ok", "database": "ok"}
-        headers = {"authorization": f"Bearer {hs256_token(ALICE)}", "content-type": "application/json",
-                   "accept": "application/json, text/event-stream"}
+        headers = {
+            "authorization": f"Bearer {hs256_token(ALICE)}",
+            "content-type": "application/json",
+            "accept": "application/json, text/event-stream",
+        }
         rebinding = await http.post(f"{url}/mcp", json={}, headers={**headers, "host": "evil.example"})
         assert rebinding.status_code == 421
         cross_site = await http.post(f"{url}/mcp", json={}, headers={**headers, "origin": "https://evil.example"})
@@ -157,7 +168,7 @@ def test_the_embedded_welcome_prints_the_url_the_demo_password_a_token_per_demo_
     assert set(lines) == {u.email for u in DEMO_USERS}
     for user in DEMO_USERS:
         assert verify_token(lines[user.email], TokenRules(secret))["sub"] == str(user.id)
-    config = json.loads(out[out.index("{"):])
+    config = json.loads(out[out.index("{") :])
     entry = config["mcpServers"]["renubu"]
     assert entry["url"] == "http://127.0.0.1:8123/mcp"
     if builtin_auth_server:  # the client signs the user in: the password is the one the embedded seed uses

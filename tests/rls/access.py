@@ -80,7 +80,9 @@ def assert_outcome(outcome: Outcome, expect: Expect, target: UUID, what: str) ->
         assert outcome.error is None and outcome.rows == [], f"{what}: expected 0 rows and no error, got {got}"
     else:
         needle = "row-level security" if expect is RLS else "permission denied"
-        assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), f"{what}: expected {expect.value}, got {got}"
+        assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), (
+            f"{what}: expected {expect.value}, got {got}"
+        )
         assert needle in str(outcome.error), f"{what}: expected {expect.value}, got {got}"
 
 

@@ -42,7 +42,8 @@ async def _policies(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 async def tables_without_rls(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
         "SELECT relname FROM pg_class WHERE relnamespace = $1::regnamespace AND relkind IN ('r', 'p')"
-        " AND NOT relrowsecurity ORDER BY 1", SCHEMA,
+        " AND NOT relrowsecurity ORDER BY 1",
+        SCHEMA,
     )
     return [r["relname"] for r in rows]
 
@@ -51,7 +52,8 @@ async def views_without_security_invoker(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
         "SELECT relname FROM pg_class WHERE relnamespace = $1::regnamespace AND relkind = 'v'"
         " AND NOT coalesce('security_invoker=true' = ANY (reloptions) OR 'security_invoker=on' = ANY (reloptions),"
-        " false) ORDER BY 1", SCHEMA,
+        " false) ORDER BY 1",
+        SCHEMA,
     )
     return [r["relname"] for r in rows]
 
@@ -76,8 +78,7 @@ async def policies_with_unwrapped_calls(conn: asyncpg.Connection) -> list[str]:
 
 
 async def policies_without_explicit_role(conn: asyncpg.Connection) -> list[str]:
-    return [f"{p['table']}: policy {p['policy']!r} applies TO public"
-            for p in await _policies(conn) if p["to_public"]]
+    return [f"{p['table']}: policy {p['policy']!r} applies TO public" for p in await _policies(conn) if p["to_public"]]
 
 
 _STRING = re.compile(r"'(?:[^']|'')*'")
@@ -111,7 +112,8 @@ async def _leading_index_columns(conn: asyncpg.Connection) -> set[tuple[str, str
         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
         WHERE c.relnamespace = $1::regnamespace AND i.indkey[0] <> 0
-        """, SCHEMA,
+        """,
+        SCHEMA,
     )
     return {(r["relname"], r["attname"]) for r in rows}
 
@@ -122,7 +124,8 @@ async def _attributes(conn: asyncpg.Connection) -> dict[str, set[str]]:
         SELECT c.relname, array_agg(a.attname::text) AS cols
         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
         WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p') GROUP BY c.relname
-        """, SCHEMA,
+        """,
+        SCHEMA,
     )
     return {r["relname"]: set(r["cols"]) for r in rows}
 
@@ -156,23 +159,30 @@ async def unindexed_foreign_keys(conn: asyncpg.Connection) -> list[str]:
         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
         WHERE con.contype = 'f' AND c.relnamespace = $1::regnamespace ORDER BY 1, 2
-        """, SCHEMA,
+        """,
+        SCHEMA,
     )
-    return [f"{r['relname']}.{r['attname']} ({r['conname']})" for r in rows if (r["relname"], r["attname"]) not in indexed]
+    return [
+        f"{r['relname']}.{r['attname']} ({r['conname']})" for r in rows if (r["relname"], r["attname"]) not in indexed
+    ]
 
 
 async def definer_functions_without_empty_search_path(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
         "SELECT p.oid::regprocedure::text AS fn FROM pg_proc p WHERE p.pronamespace = $1::regnamespace"
-        " AND p.prosecdef AND NOT coalesce('search_path=\"\"' = ANY (p.proconfig), false) ORDER BY 1", SCHEMA,
+        " AND p.prosecdef AND NOT coalesce('search_path=\"\"' = ANY (p.proconfig), false) ORDER BY 1",
+        SCHEMA,
     )
     return [r["fn"] for r in rows]
 
 
-async def definer_functions_executable_by_anon(conn: asyncpg.Connection, intended: frozenset[str] = frozenset()) -> list[str]:
+async def definer_functions_executable_by_anon(
+    conn: asyncpg.Connection, intended: frozenset[str] = frozenset()
+) -> list[str]:
     rows = await conn.fetch(
         "SELECT p.oid::regprocedure::text AS fn FROM pg_proc p WHERE p.pronamespace = $1::regnamespace"
-        " AND p.prosecdef AND has_function_privilege('anon', p.oid, 'EXECUTE') ORDER BY 1", SCHEMA,
+        " AND p.prosecdef AND has_function_privilege('anon', p.oid, 'EXECUTE') ORDER BY 1",
+        SCHEMA,
     )
     return [r["fn"] for r in rows if r["fn"] not in intended]
 

@@ -14,22 +14,45 @@ from .world import PRINCIPALS
 
 # (table, an INSERT as the given actor with $1 = created_by when named, the actor allowed to insert there)
 INSERTS = {
-    "customers": ("INSERT INTO public.customers (name{col}) VALUES ('Authored'{val}) RETURNING id, created_by", "admin"),
-    "contacts": ("INSERT INTO public.contacts (customer_id, name{col}) VALUES ('%s', 'Authored'{val})"
-                 " RETURNING id, created_by" % w.CUST_ALICE, "alice"),
-    "workflow_tasks": ("INSERT INTO public.workflow_tasks (workflow_execution_id, title{col}) VALUES ('%s', 'Authored'"
-                       "{val}) RETURNING id, created_by" % w.EXEC_ALICE, "alice"),
-    "documentation": ("INSERT INTO public.documentation (slug, title, content{col}) VALUES ('authored', 'A', 'B'{val})"
-                      " RETURNING id, created_by", "admin"),
-    "documentation_versions": ("INSERT INTO public.documentation_versions (doc_id, version_number, title, content{col})"
-                               " VALUES ('%s', 77, 'T', 'C'{val}) RETURNING id, created_by" % w.DOC_GUIDE, "admin"),
+    "customers": (
+        "INSERT INTO public.customers (name{col}) VALUES ('Authored'{val}) RETURNING id, created_by",
+        "admin",
+    ),
+    "contacts": (
+        "INSERT INTO public.contacts (customer_id, name{col}) VALUES ('%s', 'Authored'{val})"
+        " RETURNING id, created_by" % w.CUST_ALICE,
+        "alice",
+    ),
+    "workflow_tasks": (
+        "INSERT INTO public.workflow_tasks (workflow_execution_id, title{col}) VALUES ('%s', 'Authored'"
+        "{val}) RETURNING id, created_by" % w.EXEC_ALICE,
+        "alice",
+    ),
+    "documentation": (
+        "INSERT INTO public.documentation (slug, title, content{col}) VALUES ('authored', 'A', 'B'{val})"
+        " RETURNING id, created_by",
+        "admin",
+    ),
+    "documentation_versions": (
+        "INSERT INTO public.documentation_versions (doc_id, version_number, title, content{col})"
+        " VALUES ('%s', 77, 'T', 'C'{val}) RETURNING id, created_by" % w.DOC_GUIDE,
+        "admin",
+    ),
     "releases": ("INSERT INTO public.releases (version{col}) VALUES ('7.7.7'{val}) RETURNING id, created_by", "admin"),
-    "mcp_integrations": ("INSERT INTO public.mcp_integrations (slug, name, connection_type{col}) VALUES"
-                         " ('authored', 'A', 'webhook'{val}) RETURNING id, created_by", "admin"),
-    "parking_lot_items": ("INSERT INTO public.parking_lot_items (title{col}) VALUES ('Authored'{val})"
-                          " RETURNING id, created_by", "alice"),
-    "workflow_check_ins": ("INSERT INTO public.workflow_check_ins (workflow_execution_id, status, confidence{col})"
-                           " VALUES ('%s', 'on_track', 3{val}) RETURNING id, created_by" % w.EXEC_ALICE, "alice"),
+    "mcp_integrations": (
+        "INSERT INTO public.mcp_integrations (slug, name, connection_type{col}) VALUES"
+        " ('authored', 'A', 'webhook'{val}) RETURNING id, created_by",
+        "admin",
+    ),
+    "parking_lot_items": (
+        "INSERT INTO public.parking_lot_items (title{col}) VALUES ('Authored'{val}) RETURNING id, created_by",
+        "alice",
+    ),
+    "workflow_check_ins": (
+        "INSERT INTO public.workflow_check_ins (workflow_execution_id, status, confidence{col})"
+        " VALUES ('%s', 'on_track', 3{val}) RETURNING id, created_by" % w.EXEC_ALICE,
+        "alice",
+    ),
 }
 # An existing row of each table, and who may update it.
 ROWS = {
@@ -87,8 +110,9 @@ async def test_nobodys_request_rewrites_the_author_of_a_row(app, owner, table, n
     if value == author:
         value = w.BOB
     for who in {actor, "admin"}:
-        outcome = await attempt(app, PRINCIPALS[who],
-                                f"UPDATE public.{table} SET created_by = $2 WHERE id = $1 RETURNING id", row, value)
+        outcome = await attempt(
+            app, PRINCIPALS[who], f"UPDATE public.{table} SET created_by = $2 WHERE id = $1 RETURNING id", row, value
+        )
         assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), f"{who}: {outcome.describe()}"
         assert "created_by cannot be changed" in str(outcome.error)
     assert await owner.fetchval(f"SELECT created_by FROM public.{table} WHERE id = $1", row) == author
@@ -96,8 +120,11 @@ async def test_nobodys_request_rewrites_the_author_of_a_row(app, owner, table, n
 
 async def test_updates_that_leave_the_author_alone_still_work(app):
     async def rename(conn: asyncpg.Connection) -> tuple[str, UUID]:
-        row = await conn.fetchrow("UPDATE public.customers SET name = 'Renamed', created_by = created_by"
-                                  " WHERE id = $1 RETURNING name, created_by", w.CUST_ALICE)
+        row = await conn.fetchrow(
+            "UPDATE public.customers SET name = 'Renamed', created_by = created_by"
+            " WHERE id = $1 RETURNING name, created_by",
+            w.CUST_ALICE,
+        )
         return row["name"], row["created_by"]
 
     name, _ = await rolled_back(app, PRINCIPALS["alice"], rename)
@@ -109,9 +136,11 @@ async def test_the_owner_still_sets_authorship_for_seeds_and_imports(owner):
     await transaction.start()
     try:
         author = await owner.fetchval(
-            "INSERT INTO public.customers (name, created_by) VALUES ('Imported', $1) RETURNING created_by", w.BOB)
+            "INSERT INTO public.customers (name, created_by) VALUES ('Imported', $1) RETURNING created_by", w.BOB
+        )
         moved = await owner.fetchval(
-            "UPDATE public.customers SET created_by = $2 WHERE id = $1 RETURNING created_by", w.CUST_ALICE, w.BOB)
+            "UPDATE public.customers SET created_by = $2 WHERE id = $1 RETURNING created_by", w.CUST_ALICE, w.BOB
+        )
         assert (author, moved) == (w.BOB, w.BOB)
     finally:
         await transaction.rollback()

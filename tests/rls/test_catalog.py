@@ -57,27 +57,39 @@ async def offending(database_factory):
     db.drop()
 
 
-@pytest.mark.parametrize(("check", "expected"), [
-    ("tables without row-level security", ["zz_no_rls"]),
-    ("views without security_invoker", ["zz_view"]),
-    ("policies calling a function per row instead of (SELECT f())", [
-        "zz_bad: policy 'bare admin' qual calls public.is_admin() per row",
-        "zz_bad: policy 'bare uid' qual calls auth.uid() per row",
-    ]),
-    ("policies without an explicit role", ["zz_bad: policy 'no role' applies TO public"]),
-    ("policy columns without a leading index", [
-        "customer_assignments.user_id (looked up by a SECURITY DEFINER policy helper)",
-        "customer_assignments.user_id (policy 'Users see own assignments, admins see all' qual)",
-        "zz_bad.note (policy 'no role' with_check)",
-        "zz_bad.owner_id (policy 'bare uid' qual)",
-    ]),
-    ("foreign-key columns without a leading index", [
-        "customer_assignments.user_id (customer_assignments_user_id_fkey)",
-        "zz_bad.customer_id (zz_bad_customer_id_fkey)",
-    ]),
-    ("SECURITY DEFINER functions without search_path=''", ["zz_definer()"]),
-    ("SECURITY DEFINER functions executable by anon", ["zz_definer()"]),
-])
+@pytest.mark.parametrize(
+    ("check", "expected"),
+    [
+        ("tables without row-level security", ["zz_no_rls"]),
+        ("views without security_invoker", ["zz_view"]),
+        (
+            "policies calling a function per row instead of (SELECT f())",
+            [
+                "zz_bad: policy 'bare admin' qual calls public.is_admin() per row",
+                "zz_bad: policy 'bare uid' qual calls auth.uid() per row",
+            ],
+        ),
+        ("policies without an explicit role", ["zz_bad: policy 'no role' applies TO public"]),
+        (
+            "policy columns without a leading index",
+            [
+                "customer_assignments.user_id (looked up by a SECURITY DEFINER policy helper)",
+                "customer_assignments.user_id (policy 'Users see own assignments, admins see all' qual)",
+                "zz_bad.note (policy 'no role' with_check)",
+                "zz_bad.owner_id (policy 'bare uid' qual)",
+            ],
+        ),
+        (
+            "foreign-key columns without a leading index",
+            [
+                "customer_assignments.user_id (customer_assignments_user_id_fkey)",
+                "zz_bad.customer_id (zz_bad_customer_id_fkey)",
+            ],
+        ),
+        ("SECURITY DEFINER functions without search_path=''", ["zz_definer()"]),
+        ("SECURITY DEFINER functions executable by anon", ["zz_definer()"]),
+    ],
+)
 async def test_each_catalog_check_reports_a_planted_offender(offending, check, expected):
     assert sorted(await CHECKS[check](offending)) == sorted(expected)
 
@@ -87,6 +99,7 @@ async def test_a_definer_function_meant_for_anon_can_be_allowed_explicitly(offen
 
 
 # --- the expression parsing the checks rely on --------------------------------------------------------------
+
 
 def test_a_wrapped_call_is_accepted_and_a_bare_one_reported():
     expr = "((user_id = ( SELECT auth.uid() AS uid)) OR public.is_admin() OR (x = auth.uid()))"
@@ -107,13 +120,22 @@ def test_policy_columns_are_read_from_the_policys_own_table_only():
 
 # --- the policy tests themselves cover every table, operation and kind of actor ------------------------------
 
-MODULES = [test_policies_people, test_policies_workflows, test_policies_docs, test_policies_features,
-           test_policies_integrations, test_policies_tokens, test_policies_connect, test_policies_planning]
+MODULES = [
+    test_policies_people,
+    test_policies_workflows,
+    test_policies_docs,
+    test_policies_features,
+    test_policies_integrations,
+    test_policies_tokens,
+    test_policies_connect,
+    test_policies_planning,
+]
 
 
 async def test_every_public_table_has_an_access_matrix_for_every_operation(owner):
     tables = {
-        r["relname"]: r["soft"] for r in await owner.fetch(
+        r["relname"]: r["soft"]
+        for r in await owner.fetch(
             "SELECT c.relname, EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid"
             " AND a.attname = 'deleted_at' AND NOT a.attisdropped) AS soft"
             " FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')"

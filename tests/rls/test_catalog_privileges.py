@@ -58,7 +58,9 @@ async def test_only_the_login_role_can_look_users_up(granted):
         " WHERE has_function_privilege(r, 'public.find_user(text, uuid)', 'EXECUTE')"
     )
     assert [r["role"] for r in rows] == [], "request roles that can enumerate users: " + str([r["role"] for r in rows])
-    assert await granted.fetchval("SELECT has_function_privilege('authenticator', 'public.find_user(text, uuid)', 'EXECUTE')")
+    assert await granted.fetchval(
+        "SELECT has_function_privilege('authenticator', 'public.find_user(text, uuid)', 'EXECUTE')"
+    )
 
 
 @pytest.mark.parametrize("role", ["anon", "authenticated"])
@@ -90,6 +92,7 @@ async def test_no_request_role_can_truncate_or_hang_triggers_on_a_table(granted,
         CROSS JOIN unnest(ARRAY['TRUNCATE', 'TRIGGER', 'REFERENCES']) AS p(priv)
         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND has_table_privilege($1, c.oid, p.priv)
         ORDER BY 1
-        """, role,
+        """,
+        role,
     )
     assert [r["held"] for r in rows] == [], f"{role} holds: " + ", ".join(r["held"] for r in rows)

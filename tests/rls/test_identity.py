@@ -142,8 +142,10 @@ async def test_a_read_only_database_makes_every_request_read_only(rls_db):
         await db.close()
 
 
-@pytest.mark.parametrize("sql", ["SELECT count(*) FROM public.customers", "SELECT count(*) FROM public.oauth_tokens",
-                                 "SELECT public.is_admin()"])
+@pytest.mark.parametrize(
+    "sql",
+    ["SELECT count(*) FROM public.customers", "SELECT count(*) FROM public.oauth_tokens", "SELECT public.is_admin()"],
+)
 async def test_outside_a_request_the_login_role_itself_can_read_nothing(app, sql):
     async with app.pool.acquire() as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
@@ -197,8 +199,9 @@ async def test_a_request_function_refuses_a_role_outside_the_allow_list_and_sets
     async with app.pool.acquire() as conn:
         for role in ("service_role", "postgres", "authenticator", None):
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="not allowed"):
-                await conn.fetch(f"SELECT * FROM {READ}($1, $2, $3, $4)", role, claims, "get_customer",
-                                 customer(w.CUST_ALICE))
+                await conn.fetch(
+                    f"SELECT * FROM {READ}($1, $2, $3, $4)", role, claims, "get_customer", customer(w.CUST_ALICE)
+                )
             assert_clean(await conn.fetchrow(LEFTOVERS))
 
 
@@ -248,6 +251,7 @@ async def test_only_an_admin_gets_customer_ids_by_name_and_nothing_but_ids(app):
 
 
 # --- the serving login role ------------------------------------------------------------------------------------
+
 
 async def login_role_check(dsn: str) -> str:
     db = await Database.connect(dsn, min_size=1, max_size=1)

@@ -15,7 +15,8 @@ from .world import PRINCIPALS
 
 CASES = [
     TableCase(
-        "connect_links", w.LINK_ALICE,
+        "connect_links",
+        w.LINK_ALICE,
         "INSERT INTO public.connect_links (id, token_hash, user_id, user_integration_id, purpose)"
         " VALUES ($1, repeat('f', 64), $2, $3, 'webhook') RETURNING id",
         (w.ALICE, w.UI_ALICE_DEPRECATED),
@@ -27,7 +28,8 @@ CASES = [
         },
     ),
     TableCase(
-        "webhook_endpoints", w.ENDPOINT_ALICE,
+        "webhook_endpoints",
+        w.ENDPOINT_ALICE,
         "INSERT INTO public.webhook_endpoints (id, user_integration_id, user_id, signing_secret_encrypted,"
         " encryption_key_id, secret_hint) VALUES ($1, $2, $3, '\\x00'::bytea, 'k1', 'abcd') RETURNING id",
         (w.UI_ALICE_DEPRECATED, w.ALICE),
@@ -39,7 +41,8 @@ CASES = [
         },
     ),
     TableCase(
-        "integration_events", w.EVENT_ALICE,
+        "integration_events",
+        w.EVENT_ALICE,
         "INSERT INTO public.integration_events (id, user_integration_id, user_id, sent_at, payload, signature_hash)"
         " VALUES ($1, $2, $3, now(), '{}', repeat('a', 64)) RETURNING id",
         (w.UI_ALICE, w.ALICE),
@@ -78,13 +81,19 @@ async def test_nobody_else_can_spend_a_users_link(app, actor):
 
 
 async def test_a_spent_link_cannot_be_made_usable_again(app):
-    outcome = await attempt(app, PRINCIPALS["alice"],
-                            "UPDATE public.connect_links SET consumed_at = NULL WHERE id = $1 RETURNING id",
-                            w.LINK_ALICE_SPENT)
+    outcome = await attempt(
+        app,
+        PRINCIPALS["alice"],
+        "UPDATE public.connect_links SET consumed_at = NULL WHERE id = $1 RETURNING id",
+        w.LINK_ALICE_SPENT,
+    )
     assert outcome.error is None and outcome.rows == [], outcome.describe()
-    outcome = await attempt(app, PRINCIPALS["alice"],
-                            "UPDATE public.connect_links SET consumed_at = NULL WHERE id = $1 RETURNING id",
-                            w.LINK_ALICE)
+    outcome = await attempt(
+        app,
+        PRINCIPALS["alice"],
+        "UPDATE public.connect_links SET consumed_at = NULL WHERE id = $1 RETURNING id",
+        w.LINK_ALICE,
+    )
     assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
     assert "row-level security" in str(outcome.error)
 
@@ -93,29 +102,41 @@ async def test_an_expired_link_cannot_be_spent(app, owner):
     async def spend_expired(conn):
         return await conn.fetch(SPEND, w.LINK_ALICE)
 
-    await owner.execute("UPDATE public.connect_links SET created_at = now() - interval '20 minutes',"
-                        " expires_at = now() - interval '10 minutes' WHERE id = $1", w.LINK_ALICE)
+    await owner.execute(
+        "UPDATE public.connect_links SET created_at = now() - interval '20 minutes',"
+        " expires_at = now() - interval '10 minutes' WHERE id = $1",
+        w.LINK_ALICE,
+    )
     try:
         assert await rolled_back(app, PRINCIPALS["alice"], spend_expired) == []
     finally:
-        await owner.execute("UPDATE public.connect_links SET created_at = now(), expires_at = now() + interval"
-                            " '10 minutes' WHERE id = $1", w.LINK_ALICE)
+        await owner.execute(
+            "UPDATE public.connect_links SET created_at = now(), expires_at = now() + interval"
+            " '10 minutes' WHERE id = $1",
+            w.LINK_ALICE,
+        )
 
 
 async def test_a_user_cannot_record_events_on_someone_elses_install(app):
     outcome = await attempt(
-        app, PRINCIPALS["bob"],
+        app,
+        PRINCIPALS["bob"],
         "INSERT INTO public.integration_events (user_integration_id, user_id, sent_at, payload, signature_hash)"
-        " VALUES ($1, $2, now(), '{}', repeat('b', 64)) RETURNING id", w.UI_ALICE, w.BOB,
+        " VALUES ($1, $2, now(), '{}', repeat('b', 64)) RETURNING id",
+        w.UI_ALICE,
+        w.BOB,
     )
     assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
 
 
 async def test_a_replayed_signature_is_refused_by_the_database(app):
     outcome = await attempt(
-        app, PRINCIPALS["alice"],
+        app,
+        PRINCIPALS["alice"],
         "INSERT INTO public.integration_events (user_integration_id, user_id, sent_at, payload, signature_hash)"
-        " VALUES ($1, $2, now(), '{}', repeat('e', 64)) RETURNING id", w.UI_ALICE, w.ALICE,
+        " VALUES ($1, $2, now(), '{}', repeat('e', 64)) RETURNING id",
+        w.UI_ALICE,
+        w.ALICE,
     )
     assert isinstance(outcome.error, asyncpg.UniqueViolationError), outcome.describe()
 
@@ -124,7 +145,8 @@ async def test_a_replayed_signature_is_refused_by_the_database(app):
 async def test_only_the_login_role_can_ask_whose_link_or_endpoint_it_is(owner, function):
     rows = await owner.fetch(
         "SELECT r FROM unnest(ARRAY['anon', 'authenticated', 'service_role', 'authenticator']) AS r"
-        " WHERE has_function_privilege(r, $1, 'EXECUTE')", function,
+        " WHERE has_function_privilege(r, $1, 'EXECUTE')",
+        function,
     )
     assert [r["r"] for r in rows] == ["authenticator"]
 
@@ -142,8 +164,7 @@ async def test_only_active_webhook_installs_have_an_owner(app, owner):
     async with app.pool.acquire() as conn:
         # UI_ALICE is an install of an api_key entry: no webhook endpoint, whatever its rows say.
         assert await conn.fetchval("SELECT public.webhook_install_owner($1)", w.UI_ALICE) is None
-    await owner.execute("UPDATE public.mcp_integrations SET connection_type = 'webhook' WHERE id = $1",
-                        w.INTEG_ENABLED)
+    await owner.execute("UPDATE public.mcp_integrations SET connection_type = 'webhook' WHERE id = $1", w.INTEG_ENABLED)
     try:
         async with app.pool.acquire() as conn:
             assert await conn.fetchval("SELECT public.webhook_install_owner($1)", w.UI_ALICE) == w.ALICE
@@ -151,5 +172,6 @@ async def test_only_active_webhook_installs_have_an_owner(app, owner):
             assert await conn.fetchval("SELECT public.webhook_install_owner($1)", w.UI_ALICE) is None
     finally:
         await owner.execute("UPDATE public.user_integrations SET status = 'active' WHERE id = $1", w.UI_ALICE)
-        await owner.execute("UPDATE public.mcp_integrations SET connection_type = 'api_key' WHERE id = $1",
-                            w.INTEG_ENABLED)
+        await owner.execute(
+            "UPDATE public.mcp_integrations SET connection_type = 'api_key' WHERE id = $1", w.INTEG_ENABLED
+        )

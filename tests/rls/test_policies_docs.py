@@ -14,7 +14,8 @@ from .world import PRINCIPALS
 
 CASES = [
     TableCase(
-        "documentation", w.DOC_GUIDE,
+        "documentation",
+        w.DOC_GUIDE,
         "INSERT INTO public.documentation (id, slug, title, content) VALUES ($1, 'new-doc', 'New', 'Body') RETURNING id",
         expect={
             "alice": ops(OK, RLS, NONE, NONE, soft_delete=NONE),
@@ -24,7 +25,8 @@ CASES = [
         },
     ),
     TableCase(
-        "documentation_versions", w.DOCV_GUIDE,
+        "documentation_versions",
+        w.DOCV_GUIDE,
         "INSERT INTO public.documentation_versions (id, doc_id, version_number, title, content)"
         " VALUES ($1, $2, 99, 'T', 'C') RETURNING id",
         (w.DOC_GUIDE,),
@@ -36,7 +38,8 @@ CASES = [
         },
     ),
     TableCase(
-        "releases", w.RELEASE_ONE,
+        "releases",
+        w.RELEASE_ONE,
         "INSERT INTO public.releases (id, version) VALUES ($1, '9.9.9') RETURNING id",
         expect={
             "alice": ops(OK, RLS, NONE, NONE),
@@ -46,7 +49,8 @@ CASES = [
         },
     ),
     TableCase(
-        "help_articles", w.HELP_PUBLISHED,
+        "help_articles",
+        w.HELP_PUBLISHED,
         "INSERT INTO public.help_articles (id, doc_id, title, category, published) VALUES ($1, $2, 'H', 'c', true)"
         " RETURNING id",
         (w.DOC_GUIDE,),
@@ -73,7 +77,9 @@ async def test_unpublished_help_articles_are_visible_to_admins_only(app, actor, 
 
 async def test_only_one_release_can_be_current(app):
     outcome = await attempt(
-        app, PRINCIPALS["admin"], "INSERT INTO public.releases (version, is_current) VALUES ('2.0.0', true) RETURNING id"
+        app,
+        PRINCIPALS["admin"],
+        "INSERT INTO public.releases (version, is_current) VALUES ('2.0.0', true) RETURNING id",
     )
     assert isinstance(outcome.error, asyncpg.UniqueViolationError), outcome.describe()
     assert outcome.error.constraint_name == "idx_releases_one_current"
@@ -85,7 +91,8 @@ async def test_an_admin_snapshot_creates_the_current_release_with_a_version_of_e
         current = await conn.fetch("SELECT id FROM public.releases WHERE is_current")
         versions = await conn.fetch(
             "SELECT doc_id, version_number, version_label, title FROM public.documentation_versions"
-            " WHERE release_id = $1", release_id,
+            " WHERE release_id = $1",
+            release_id,
         )
         doc_version = await conn.fetchval("SELECT version FROM public.documentation WHERE id = $1", w.DOC_GUIDE)
         return release_id, current, versions, doc_version

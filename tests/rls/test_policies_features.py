@@ -14,7 +14,8 @@ from .world import PRINCIPALS
 
 CASES = [
     TableCase(
-        "features", w.FEATURE_ONE,
+        "features",
+        w.FEATURE_ONE,
         "INSERT INTO public.features (id, slug, title) VALUES ($1, 'new-feature', 'New feature') RETURNING id",
         expect={
             # PMs write features but may not hard-delete one: that would erase its change log.
@@ -26,7 +27,8 @@ CASES = [
     ),
     TableCase(
         # changed_by defaults to auth.uid(): each actor writes the note as themselves.
-        "feature_updates", w.FEATURE_NOTE,
+        "feature_updates",
+        w.FEATURE_NOTE,
         "INSERT INTO public.feature_updates (id, feature_id, update_type, note) VALUES ($1, $2, 'note', 'Hi')"
         " RETURNING id",
         (w.FEATURE_ONE,),
@@ -45,8 +47,10 @@ async def test_each_actor_gets_exactly_the_access_the_feature_policies_grant(app
     await check_cell(app, case, actor, op, expect)
 
 
-LOG = "SELECT update_type, old_value, new_value, changed_by FROM public.feature_updates WHERE feature_id = $1" \
-      " ORDER BY created_at, update_type"
+LOG = (
+    "SELECT update_type, old_value, new_value, changed_by FROM public.feature_updates WHERE feature_id = $1"
+    " ORDER BY created_at, update_type"
+)
 
 
 @pytest.mark.parametrize("actor", ["pat", "admin"])
@@ -56,11 +60,13 @@ async def test_a_status_phase_or_priority_change_lands_in_feature_updates(app, a
     async def change(conn):
         await conn.execute(
             "UPDATE public.features SET status = 'active', phase = '1.2', priority = 1, title = 'Renamed'"
-            " WHERE id = $1", w.FEATURE_ONE,
+            " WHERE id = $1",
+            w.FEATURE_ONE,
         )
         return await conn.fetch(
             "SELECT update_type, old_value, new_value, changed_by FROM public.feature_updates"
-            " WHERE feature_id = $1 AND update_type LIKE '%\\_change' ORDER BY update_type", w.FEATURE_ONE,
+            " WHERE feature_id = $1 AND update_type LIKE '%\\_change' ORDER BY update_type",
+            w.FEATURE_ONE,
         )
 
     logged = [tuple(r) for r in await rolled_back(app, PRINCIPALS[actor], change)]
@@ -93,9 +99,11 @@ async def test_an_unchanged_status_logs_nothing(app):
 
 async def test_a_pm_cannot_forge_a_status_change_entry(app):
     outcome = await attempt(
-        app, PRINCIPALS["pat"],
+        app,
+        PRINCIPALS["pat"],
         "INSERT INTO public.feature_updates (feature_id, update_type, old_value, new_value)"
-        " VALUES ($1, 'status_change', 'planned', 'shipped') RETURNING id", w.FEATURE_ONE,
+        " VALUES ($1, 'status_change', 'planned', 'shipped') RETURNING id",
+        w.FEATURE_ONE,
     )
     assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
     assert "row-level security" in str(outcome.error)
@@ -103,9 +111,12 @@ async def test_a_pm_cannot_forge_a_status_change_entry(app):
 
 async def test_a_pm_cannot_write_a_note_in_someone_elses_name(app):
     outcome = await attempt(
-        app, PRINCIPALS["pat"],
+        app,
+        PRINCIPALS["pat"],
         "INSERT INTO public.feature_updates (feature_id, update_type, note, changed_by) VALUES ($1, 'note', 'x', $2)"
-        " RETURNING id", w.FEATURE_ONE, w.ALICE,
+        " RETURNING id",
+        w.FEATURE_ONE,
+        w.ALICE,
     )
     assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
     assert "row-level security" in str(outcome.error)

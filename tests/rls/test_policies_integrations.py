@@ -15,7 +15,8 @@ from .world import PRINCIPALS
 
 CASES = [
     TableCase(
-        "mcp_integrations", w.INTEG_ENABLED,
+        "mcp_integrations",
+        w.INTEG_ENABLED,
         "INSERT INTO public.mcp_integrations (id, slug, name, connection_type) VALUES ($1, 'new-one', 'New', 'webhook')"
         " RETURNING id",
         expect={
@@ -26,7 +27,8 @@ CASES = [
         },
     ),
     TableCase(
-        "user_integrations", w.UI_ALICE,
+        "user_integrations",
+        w.UI_ALICE,
         "INSERT INTO public.user_integrations (id, user_id, integration_id) VALUES ($1, $2, $3) RETURNING id",
         (w.ALICE, w.INTEG_SPARE),
         expect={
@@ -47,12 +49,15 @@ async def test_each_actor_gets_exactly_the_access_the_integration_policies_grant
 MARKETPLACE = [w.INTEG_ENABLED, w.INTEG_SPARE, w.INTEG_DISABLED, w.INTEG_DEPRECATED]
 
 
-@pytest.mark.parametrize(("actor", "visible"), [
-    ("alice", {w.INTEG_ENABLED, w.INTEG_SPARE, w.INTEG_DEPRECATED}),  # enabled ones plus what she installed
-    ("bob", {w.INTEG_ENABLED, w.INTEG_SPARE}),
-    ("pat", {w.INTEG_ENABLED, w.INTEG_SPARE}),
-    ("admin", set(MARKETPLACE)),
-])
+@pytest.mark.parametrize(
+    ("actor", "visible"),
+    [
+        ("alice", {w.INTEG_ENABLED, w.INTEG_SPARE, w.INTEG_DEPRECATED}),  # enabled ones plus what she installed
+        ("bob", {w.INTEG_ENABLED, w.INTEG_SPARE}),
+        ("pat", {w.INTEG_ENABLED, w.INTEG_SPARE}),
+        ("admin", set(MARKETPLACE)),
+    ],
+)
 async def test_users_see_enabled_and_installed_marketplace_entries_admins_see_all(app, actor, visible):
     outcome = await attempt(
         app, PRINCIPALS[actor], "SELECT id FROM public.mcp_integrations WHERE id = ANY($1::uuid[])", MARKETPLACE
@@ -63,7 +68,8 @@ async def test_users_see_enabled_and_installed_marketplace_entries_admins_see_al
 @pytest.mark.parametrize("actor", ["alice", "pat"])
 async def test_a_non_admin_cannot_register_an_integration(app, actor):
     outcome = await attempt(
-        app, PRINCIPALS[actor],
+        app,
+        PRINCIPALS[actor],
         "INSERT INTO public.mcp_integrations (slug, name, connection_type, status) VALUES ('evil', 'Evil', 'webhook',"
         " 'enabled') RETURNING id",
     )
@@ -74,8 +80,10 @@ async def test_a_non_admin_cannot_register_an_integration(app, actor):
 @pytest.mark.parametrize(("actor", "enabled"), [("alice", False), ("pat", False), ("admin", True)])
 async def test_only_an_admin_can_enable_an_integration(app, actor, enabled):
     outcome = await attempt(
-        app, PRINCIPALS[actor],
-        "UPDATE public.mcp_integrations SET status = 'enabled' WHERE id = $1 RETURNING id", w.INTEG_DISABLED,
+        app,
+        PRINCIPALS[actor],
+        "UPDATE public.mcp_integrations SET status = 'enabled' WHERE id = $1 RETURNING id",
+        w.INTEG_DISABLED,
     )
     assert outcome.error is None and (outcome.rows != []) is enabled, outcome.describe()
 
@@ -90,11 +98,14 @@ async def test_no_request_role_can_select_the_client_secret_column(app, actor, c
     assert "permission denied for table mcp_integrations" in str(outcome.error)
 
 
-@pytest.mark.parametrize(("actor", "integration", "secret"), [
-    ("alice", w.INTEG_ENABLED, w.CLIENT_SECRET),  # installed
-    ("pat", w.INTEG_ENABLED, None),  # not installed: nothing
-    ("admin", w.INTEG_DISABLED, w.CLIENT_SECRET),
-])
+@pytest.mark.parametrize(
+    ("actor", "integration", "secret"),
+    [
+        ("alice", w.INTEG_ENABLED, w.CLIENT_SECRET),  # installed
+        ("pat", w.INTEG_ENABLED, None),  # not installed: nothing
+        ("admin", w.INTEG_DISABLED, w.CLIENT_SECRET),
+    ],
+)
 async def test_the_client_secret_is_decrypted_only_for_installers_and_admins(app, actor, integration, secret):
     outcome = await attempt(
         app, PRINCIPALS[actor], "SELECT public.integration_client_secret($1, $2)", integration, w.WORLD_KEY
@@ -104,9 +115,11 @@ async def test_the_client_secret_is_decrypted_only_for_installers_and_admins(app
 
 async def test_a_user_cannot_install_a_disabled_integration(app):
     outcome = await attempt(
-        app, PRINCIPALS["alice"],
+        app,
+        PRINCIPALS["alice"],
         "INSERT INTO public.user_integrations (user_id, integration_id) VALUES ($1, $2) RETURNING id",
-        w.ALICE, w.INTEG_DISABLED,
+        w.ALICE,
+        w.INTEG_DISABLED,
     )
     assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
     assert "row-level security" in str(outcome.error)
@@ -121,7 +134,8 @@ async def test_a_user_cannot_repoint_an_install_at_a_disabled_integration(app):
             async with conn.transaction():
                 moved = await conn.fetch(
                     "UPDATE public.user_integrations SET integration_id = $2 WHERE id = $1 RETURNING id",
-                    w.UI_ALICE, w.INTEG_DISABLED,
+                    w.UI_ALICE,
+                    w.INTEG_DISABLED,
                 )
         except asyncpg.InsufficientPrivilegeError:
             moved = []

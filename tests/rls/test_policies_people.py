@@ -16,7 +16,8 @@ ANON_DENIED = ops(DENIED, DENIED, DENIED, DENIED, soft_delete=DENIED)
 
 CASES = [
     TableCase(
-        "profiles", w.ALICE,
+        "profiles",
+        w.ALICE,
         "INSERT INTO public.profiles (id, email) VALUES ($1, 'newcomer@example.com') RETURNING id",
         expect={
             #               select insert update delete  soft delete
@@ -28,7 +29,8 @@ CASES = [
         insert_id=w.NEWCOMER,
     ),
     TableCase(
-        "customers", w.CUST_ALICE,
+        "customers",
+        w.CUST_ALICE,
         "INSERT INTO public.customers (id, name) VALUES ($1, 'New Account') RETURNING id",
         expect={
             "alice": ops(OK, RLS, OK, NONE, soft_delete=OK),
@@ -38,7 +40,8 @@ CASES = [
         },
     ),
     TableCase(
-        "customer_assignments", w.ASSIGN_ALICE,
+        "customer_assignments",
+        w.ASSIGN_ALICE,
         "INSERT INTO public.customer_assignments (id, customer_id, user_id) VALUES ($1, $2, $3) RETURNING id",
         (w.CUST_SPARE, w.ALICE),
         expect={
@@ -49,7 +52,8 @@ CASES = [
         },
     ),
     TableCase(
-        "contacts", w.CONTACT_ALICE,
+        "contacts",
+        w.CONTACT_ALICE,
         "INSERT INTO public.contacts (id, customer_id, name) VALUES ($1, $2, 'New Contact') RETURNING id",
         (w.CUST_ALICE,),
         expect={
@@ -77,8 +81,10 @@ async def test_a_user_cannot_raise_their_own_role(app):
 
 async def test_a_user_can_still_edit_the_rest_of_their_own_profile(app):
     outcome = await attempt(
-        app, PRINCIPALS["alice"],
-        "UPDATE public.profiles SET full_name = 'Alice C.' WHERE id = $1 RETURNING full_name, role", w.ALICE,
+        app,
+        PRINCIPALS["alice"],
+        "UPDATE public.profiles SET full_name = 'Alice C.' WHERE id = $1 RETURNING full_name, role",
+        w.ALICE,
     )
     assert [tuple(r) for r in outcome.rows] == [("Alice C.", "csm")], outcome.describe()
 
@@ -95,6 +101,7 @@ async def test_a_deactivated_admin_cannot_reactivate_themselves(app, owner):
     profiles); the profile UPDATE policy must not let them undo that themselves."""
     await owner.execute("UPDATE public.profiles SET deleted_at = now() WHERE id = $1", w.ADMIN2)
     try:
+
         async def restore_and_check(conn):
             try:
                 async with conn.transaction():  # a savepoint: a refusal must not abort the check below
@@ -116,8 +123,11 @@ async def test_a_deactivated_admin_cannot_reactivate_themselves(app, owner):
 
 async def test_a_csm_cannot_move_a_contact_to_a_customer_they_are_not_assigned(app):
     outcome = await attempt(
-        app, PRINCIPALS["alice"],
-        "UPDATE public.contacts SET customer_id = $2 WHERE id = $1 RETURNING id", w.CONTACT_ALICE, w.CUST_BOB,
+        app,
+        PRINCIPALS["alice"],
+        "UPDATE public.contacts SET customer_id = $2 WHERE id = $1 RETURNING id",
+        w.CONTACT_ALICE,
+        w.CUST_BOB,
     )
     assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
     assert "row-level security" in str(outcome.error)
@@ -134,6 +144,7 @@ async def test_a_csm_sees_only_the_customers_assigned_to_them(app):
 
 
 # --- colleagues' names (renubu_read.people, migration 20251204) -------------------------------------------------
+
 
 async def test_a_signed_in_user_reads_colleagues_display_names_and_nothing_else(app):
     async with app.as_user(PRINCIPALS["alice"]) as conn:
@@ -154,6 +165,8 @@ async def test_nobody_signed_in_reads_no_names_and_the_view_cannot_be_written(ap
                 await conn.execute("UPDATE renubu_read.people SET full_name = 'Mallory' WHERE id = $1", w.BOB)
     # An authenticated role without a user (no sub claim) is not signed in either.
     async with app.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', "
-                           "'{\"role\": \"authenticated\"}', true)")
+        await conn.execute(
+            "SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', "
+            '\'{"role": "authenticated"}\', true)'
+        )
         assert await conn.fetch("SELECT * FROM renubu_read.people") == []

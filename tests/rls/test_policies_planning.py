@@ -23,15 +23,19 @@ MATRIX = {"alice": OWNER, "bob": STRANGER, "admin": ADMIN, "anon": ANON}
 CASES = [
     TableCase(
         # An item for alice: bob may not park one in her name; an admin may. (What it may name: below.)
-        "parking_lot_items", w.PARKED_ALICE,
+        "parking_lot_items",
+        w.PARKED_ALICE,
         "INSERT INTO public.parking_lot_items (id, user_id, title) VALUES ($1, $2, 'New') RETURNING id",
-        (w.ALICE,), expect=MATRIX,
+        (w.ALICE,),
+        expect=MATRIX,
     ),
     TableCase(
-        "workflow_check_ins", w.CHECK_IN_ALICE,
+        "workflow_check_ins",
+        w.CHECK_IN_ALICE,
         "INSERT INTO public.workflow_check_ins (id, workflow_execution_id, status, confidence)"
         " VALUES ($1, $2, 'at_risk', 3) RETURNING id",
-        (w.EXEC_ALICE,), expect=MATRIX,
+        (w.EXEC_ALICE,),
+        expect=MATRIX,
     ),
 ]
 
@@ -49,18 +53,24 @@ def assert_refused(outcome, error: type[asyncpg.PostgresError], column: str | No
 
 # --- what an item may name ---------------------------------------------------------------------------------------
 
-PARK = "INSERT INTO public.parking_lot_items (title, customer_id, workflow_execution_id) VALUES ('x', $1, $2) RETURNING id"
+PARK = (
+    "INSERT INTO public.parking_lot_items (title, customer_id, workflow_execution_id) VALUES ('x', $1, $2) RETURNING id"
+)
 
 
-@pytest.mark.parametrize(("customer", "workflow", "column"), [
-    (w.CUST_BOB, None, "customer_id"),  # a customer she is not assigned
-    (w.CUST_SPARE, None, "customer_id"),  # an unassigned one
-    (None, w.EXEC_BOB, "workflow_execution_id"),  # someone else's workflow
-    (w.rid("customer:none"), None, "customer_id"),  # no such customer: the same answer
-])
+@pytest.mark.parametrize(
+    ("customer", "workflow", "column"),
+    [
+        (w.CUST_BOB, None, "customer_id"),  # a customer she is not assigned
+        (w.CUST_SPARE, None, "customer_id"),  # an unassigned one
+        (None, w.EXEC_BOB, "workflow_execution_id"),  # someone else's workflow
+        (w.rid("customer:none"), None, "customer_id"),  # no such customer: the same answer
+    ],
+)
 async def test_an_item_names_only_a_customer_and_workflow_the_user_can_see(app, customer, workflow, column):
-    assert_refused(await attempt(app, PRINCIPALS["alice"], PARK, customer, workflow),
-                   asyncpg.ForeignKeyViolationError, column)
+    assert_refused(
+        await attempt(app, PRINCIPALS["alice"], PARK, customer, workflow), asyncpg.ForeignKeyViolationError, column
+    )
 
 
 async def test_an_admin_may_name_any_customer_and_workflow(app):
@@ -74,24 +84,43 @@ async def test_an_items_workflow_is_on_its_customer(app):
     assert outcome.error.constraint_name == "parking_lot_items_workflow_customer"
 
 
-@pytest.mark.parametrize(("sql", "value", "column"), [
-    ("UPDATE public.parking_lot_items SET customer_id = $2 WHERE id = $1 RETURNING id", w.CUST_BOB, "customer_id"),
-    ("UPDATE public.parking_lot_items SET workflow_execution_id = $2 WHERE id = $1 RETURNING id", w.EXEC_BOB,
-     "workflow_execution_id"),
-    ("UPDATE public.parking_lot_items SET status = 'promoted', resolved_at = now(), promoted_workflow_id = $2"
-     " WHERE id = $1 RETURNING id", w.EXEC_BOB, "promoted_workflow_id"),
-    ("UPDATE public.parking_lot_items SET status = 'promoted', resolved_at = now(), promoted_task_id = $2"
-     " WHERE id = $1 RETURNING id", w.TASK_BOB, "promoted_task_id"),
-])
+@pytest.mark.parametrize(
+    ("sql", "value", "column"),
+    [
+        ("UPDATE public.parking_lot_items SET customer_id = $2 WHERE id = $1 RETURNING id", w.CUST_BOB, "customer_id"),
+        (
+            "UPDATE public.parking_lot_items SET workflow_execution_id = $2 WHERE id = $1 RETURNING id",
+            w.EXEC_BOB,
+            "workflow_execution_id",
+        ),
+        (
+            "UPDATE public.parking_lot_items SET status = 'promoted', resolved_at = now(), promoted_workflow_id = $2"
+            " WHERE id = $1 RETURNING id",
+            w.EXEC_BOB,
+            "promoted_workflow_id",
+        ),
+        (
+            "UPDATE public.parking_lot_items SET status = 'promoted', resolved_at = now(), promoted_task_id = $2"
+            " WHERE id = $1 RETURNING id",
+            w.TASK_BOB,
+            "promoted_task_id",
+        ),
+    ],
+)
 async def test_an_item_cannot_be_pointed_at_someone_elses_records_later(app, sql, value, column):
-    assert_refused(await attempt(app, PRINCIPALS["alice"], sql, w.PARKED_ALICE, value),
-                   asyncpg.ForeignKeyViolationError, column)
+    assert_refused(
+        await attempt(app, PRINCIPALS["alice"], sql, w.PARKED_ALICE, value), asyncpg.ForeignKeyViolationError, column
+    )
 
 
 async def test_an_owner_cannot_hand_an_item_to_another_user(app):
-    outcome = await attempt(app, PRINCIPALS["alice"],
-                            "UPDATE public.parking_lot_items SET user_id = $2 WHERE id = $1 RETURNING id",
-                            w.PARKED_ALICE, w.BOB)
+    outcome = await attempt(
+        app,
+        PRINCIPALS["alice"],
+        "UPDATE public.parking_lot_items SET user_id = $2 WHERE id = $1 RETURNING id",
+        w.PARKED_ALICE,
+        w.BOB,
+    )
     assert_outcome(outcome, RLS, w.PARKED_ALICE, "alice hands her item to bob")
 
 
@@ -99,21 +128,31 @@ async def test_an_item_stays_its_owners_to_dismiss_after_the_account_moves_on(ap
     """The reference is checked when it is named, not on every later change."""
     await owner.execute("DELETE FROM public.customer_assignments WHERE id = $1", w.ASSIGN_ALICE)
     try:
-        outcome = await attempt(app, PRINCIPALS["alice"],
-                                "UPDATE public.parking_lot_items SET status = 'dismissed', resolved_at = now()"
-                                " WHERE id = $1 RETURNING id", w.PARKED_ALICE)
+        outcome = await attempt(
+            app,
+            PRINCIPALS["alice"],
+            "UPDATE public.parking_lot_items SET status = 'dismissed', resolved_at = now() WHERE id = $1 RETURNING id",
+            w.PARKED_ALICE,
+        )
         assert_outcome(outcome, OK, w.PARKED_ALICE, "alice dismisses her item about a customer she lost")
     finally:
-        await owner.execute("INSERT INTO public.customer_assignments (id, customer_id, user_id) VALUES ($1, $2, $3)",
-                            w.ASSIGN_ALICE, w.CUST_ALICE, w.ALICE)
+        await owner.execute(
+            "INSERT INTO public.customer_assignments (id, customer_id, user_id) VALUES ($1, $2, $3)",
+            w.ASSIGN_ALICE,
+            w.CUST_ALICE,
+            w.ALICE,
+        )
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE public.parking_lot_items SET status = 'promoted' WHERE id = $1 RETURNING id",  # no time, no target
-    "UPDATE public.parking_lot_items SET resolved_at = now() WHERE id = $1 RETURNING id",  # parked yet resolved
-    "UPDATE public.parking_lot_items SET status = 'dismissed', resolved_at = now(), promoted_task_id = $2"
-    " WHERE id = $1 RETURNING id",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE public.parking_lot_items SET status = 'promoted' WHERE id = $1 RETURNING id",  # no time, no target
+        "UPDATE public.parking_lot_items SET resolved_at = now() WHERE id = $1 RETURNING id",  # parked yet resolved
+        "UPDATE public.parking_lot_items SET status = 'dismissed', resolved_at = now(), promoted_task_id = $2"
+        " WHERE id = $1 RETURNING id",
+    ],
+)
 async def test_an_items_outcome_is_consistent(app, sql):
     args = (w.PARKED_ALICE, w.TASK_ALICE) if "$2" in sql else (w.PARKED_ALICE,)
     outcome = await attempt(app, PRINCIPALS["alice"], sql, *args)
@@ -127,7 +166,10 @@ async def test_an_items_outcome_is_consistent(app, sql):
 async def test_only_the_author_edits_a_check_in_even_on_their_own_workflow(app, owner):
     admins = await owner.fetchval(
         "INSERT INTO public.workflow_check_ins (workflow_execution_id, status, confidence, created_by)"
-        " VALUES ($1, 'blocked', 1, $2) RETURNING id", w.EXEC_ALICE, w.ADMIN)
+        " VALUES ($1, 'blocked', 1, $2) RETURNING id",
+        w.EXEC_ALICE,
+        w.ADMIN,
+    )
     try:
         sql = "UPDATE public.workflow_check_ins SET confidence = 5 WHERE id = $1 RETURNING id"
         assert_outcome(await attempt(app, PRINCIPALS["alice"], sql, admins), NONE, admins, "alice edits admin's")
@@ -138,17 +180,24 @@ async def test_only_the_author_edits_a_check_in_even_on_their_own_workflow(app, 
 
 
 async def test_a_check_in_cannot_move_to_someone_elses_workflow(app):
-    outcome = await attempt(app, PRINCIPALS["alice"],
-                            "UPDATE public.workflow_check_ins SET workflow_execution_id = $2 WHERE id = $1 RETURNING id",
-                            w.CHECK_IN_ALICE, w.EXEC_BOB)
+    outcome = await attempt(
+        app,
+        PRINCIPALS["alice"],
+        "UPDATE public.workflow_check_ins SET workflow_execution_id = $2 WHERE id = $1 RETURNING id",
+        w.CHECK_IN_ALICE,
+        w.EXEC_BOB,
+    )
     assert_outcome(outcome, RLS, w.CHECK_IN_ALICE, "alice moves her check-in onto bob's workflow")
 
 
 @pytest.mark.parametrize(("column", "value"), [("status", "'fine'"), ("confidence", "0"), ("confidence", "6")])
 async def test_a_check_in_says_one_of_three_states_and_a_confidence_of_1_to_5(app, column, value):
-    outcome = await attempt(app, PRINCIPALS["alice"],
-                            f"UPDATE public.workflow_check_ins SET {column} = {value} WHERE id = $1 RETURNING id",
-                            w.CHECK_IN_ALICE)
+    outcome = await attempt(
+        app,
+        PRINCIPALS["alice"],
+        f"UPDATE public.workflow_check_ins SET {column} = {value} WHERE id = $1 RETURNING id",
+        w.CHECK_IN_ALICE,
+    )
     assert_refused(outcome, asyncpg.CheckViolationError)
 
 
@@ -168,10 +217,14 @@ PATTERN_MATRIX = {
 }
 
 
-@pytest.mark.parametrize(("actor", "op", "expect"), [
-    pytest.param(actor, op, expect, id=f"user_patterns: {actor} {op} -> {expect.value}")
-    for actor, row in PATTERN_MATRIX.items() for op, expect in row.items()
-])
+@pytest.mark.parametrize(
+    ("actor", "op", "expect"),
+    [
+        pytest.param(actor, op, expect, id=f"user_patterns: {actor} {op} -> {expect.value}")
+        for actor, row in PATTERN_MATRIX.items()
+        for op, expect in row.items()
+    ],
+)
 async def test_each_actor_gets_exactly_the_access_to_alices_patterns_the_view_grants(app, actor, op, expect):
     outcome = await attempt(app, PRINCIPALS[actor], PATTERN_STATEMENTS[op], w.ALICE)
     assert_outcome(outcome, expect, w.ALICE, f"{actor} {op} on user_patterns")

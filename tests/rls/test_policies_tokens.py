@@ -14,7 +14,8 @@ from .world import PRINCIPALS
 
 CASES = [
     TableCase(
-        "oauth_tokens", w.TOKEN_ALICE,
+        "oauth_tokens",
+        w.TOKEN_ALICE,
         "INSERT INTO public.oauth_tokens (id, user_integration_id, user_id, access_token_encrypted, encryption_key_id)"
         " VALUES ($1, $2, $3, '\\x00'::bytea, 'k1') RETURNING id",
         (w.UI_ALICE_DEPRECATED, w.ALICE),
@@ -26,7 +27,8 @@ CASES = [
         },
     ),
     TableCase(
-        "oauth_states", w.STATE_ALICE,
+        "oauth_states",
+        w.STATE_ALICE,
         "INSERT INTO public.oauth_states (id, state_hash, user_id, user_integration_id, code_verifier_encrypted,"
         " encryption_key_id, redirect_uri) VALUES ($1, repeat('a', 64), $2, $3, '\\x00'::bytea, 'k1',"
         " 'http://127.0.0.1:8765/oauth/callback') RETURNING id",
@@ -39,7 +41,8 @@ CASES = [
         },
     ),
     TableCase(
-        "oauth_revocations", w.REVOCATION_ALICE,
+        "oauth_revocations",
+        w.REVOCATION_ALICE,
         "INSERT INTO public.oauth_revocations (id, user_integration_id, user_id, token_encrypted, token_type_hint,"
         " encryption_key_id) VALUES ($1, $2, $3, '\\x00'::bytea, 'refresh_token', 'k1') RETURNING id",
         (w.UI_ALICE_DEPRECATED, w.ALICE),
@@ -60,9 +63,12 @@ async def test_each_actor_gets_exactly_the_access_the_token_policy_grants(app, c
 
 async def test_a_user_cannot_attach_a_token_to_someone_elses_install(app):
     outcome = await attempt(
-        app, PRINCIPALS["alice"],
+        app,
+        PRINCIPALS["alice"],
         "INSERT INTO public.oauth_tokens (user_integration_id, user_id, access_token_encrypted, encryption_key_id)"
-        " VALUES ($1, $2, '\\x00'::bytea, 'k1') RETURNING id", w.UI_BOB, w.ALICE,
+        " VALUES ($1, $2, '\\x00'::bytea, 'k1') RETURNING id",
+        w.UI_BOB,
+        w.ALICE,
     )
     assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
     assert "row-level security" in str(outcome.error)
@@ -70,17 +76,22 @@ async def test_a_user_cannot_attach_a_token_to_someone_elses_install(app):
 
 async def test_a_user_cannot_give_their_token_row_to_someone_else(app):
     outcome = await attempt(
-        app, PRINCIPALS["alice"], "UPDATE public.oauth_tokens SET user_id = $2 WHERE id = $1 RETURNING id",
-        w.TOKEN_ALICE, w.BOB,
+        app,
+        PRINCIPALS["alice"],
+        "UPDATE public.oauth_tokens SET user_id = $2 WHERE id = $1 RETURNING id",
+        w.TOKEN_ALICE,
+        w.BOB,
     )
     assert isinstance(outcome.error, asyncpg.InsufficientPrivilegeError), outcome.describe()
 
 
 async def test_the_owner_decrypts_their_stored_token(app):
     outcome = await attempt(
-        app, PRINCIPALS["alice"],
+        app,
+        PRINCIPALS["alice"],
         "SELECT public.decrypt_oauth_token(access_token_encrypted, $2) FROM public.oauth_tokens WHERE id = $1",
-        w.TOKEN_ALICE, w.WORLD_KEY,
+        w.TOKEN_ALICE,
+        w.WORLD_KEY,
     )
     assert [r[0] for r in outcome.rows] == ["alice-access-token"], outcome.describe()
 
@@ -114,10 +125,14 @@ async def test_encrypting_the_same_token_twice_gives_different_ciphertexts(app):
 
 
 @pytest.mark.parametrize("key", [None, ""], ids=["null key", "empty key"])
-@pytest.mark.parametrize("call", [
-    "SELECT public.encrypt_oauth_token('t', $1)",
-    "SELECT public.decrypt_oauth_token('\\xc30d'::bytea, $1)",
-], ids=["encrypt", "decrypt"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "SELECT public.encrypt_oauth_token('t', $1)",
+        "SELECT public.decrypt_oauth_token('\\xc30d'::bytea, $1)",
+    ],
+    ids=["encrypt", "decrypt"],
+)
 async def test_a_missing_key_raises_instead_of_storing_null(app, call, key):
     outcome = await attempt(app, PRINCIPALS["alice"], call, key)
     assert isinstance(outcome.error, asyncpg.InvalidParameterValueError), outcome.describe()

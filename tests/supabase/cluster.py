@@ -163,11 +163,19 @@ async def auth_server_signs_up(dsn: str, user_id: str, email: str, password: str
                         $3, now(),
                         '{"provider": "email", "providers": ["email"]}', jsonb_build_object('full_name', $4::text),
                         now(), now())
-                """, user_id, email, hashed, full_name)
+                """,
+                user_id,
+                email,
+                hashed,
+                full_name,
+            )
             await conn.execute(
                 "INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at)"
                 " VALUES ($1::text, $1::uuid, jsonb_build_object('sub', $1::text, 'email', $2::text,"
-                " 'email_verified', true), 'email', now(), now())", user_id, email)
+                " 'email_verified', true), 'email', now(), now())",
+                user_id,
+                email,
+            )
     finally:
         await conn.close()
 

@@ -20,15 +20,31 @@ AUTH_FUNCTIONS = ("auth.uid()", "auth.role()", "auth.email()", "auth.jwt()")
 
 def catalog(pg, dbname: str) -> str:
     """Everything pg_dump sees (schema, privileges, data), but the CLI's history table, and the cluster's roles."""
-    dump = subprocess.run([str(pg.bindir / "pg_dump"), "--exclude-schema=supabase_migrations", "--dbname",
-                           superuser_dsn(pg, dbname)], capture_output=True, text=True, check=True).stdout
+    dump = subprocess.run(
+        [str(pg.bindir / "pg_dump"), "--exclude-schema=supabase_migrations", "--dbname", superuser_dsn(pg, dbname)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     lines = [line for line in dump.splitlines() if line.strip() and not line.startswith(("--", "\\"))]
-    roles = subprocess.run([str(pg.bindir.parent / "bin" / "psql"), "-X", "-A", "-t", "-d", superuser_dsn(pg, dbname),
-                            "-c", "SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolbypassrls, r.rolcanlogin,"
-                                  " r.rolconfig, array(SELECT m.rolname FROM pg_auth_members a"
-                                  " JOIN pg_roles m ON m.oid = a.roleid WHERE a.member = r.oid ORDER BY 1)"
-                                  " FROM pg_roles r ORDER BY 1"],
-                           capture_output=True, text=True, check=True).stdout
+    roles = subprocess.run(
+        [
+            str(pg.bindir.parent / "bin" / "psql"),
+            "-X",
+            "-A",
+            "-t",
+            "-d",
+            superuser_dsn(pg, dbname),
+            "-c",
+            "SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolbypassrls, r.rolcanlogin,"
+            " r.rolconfig, array(SELECT m.rolname FROM pg_auth_members a"
+            " JOIN pg_roles m ON m.oid = a.roleid WHERE a.member = r.oid ORDER BY 1)"
+            " FROM pg_roles r ORDER BY 1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return "\n".join(lines) + "\n-- roles --\n" + roles
 
 
@@ -41,11 +57,15 @@ async def fetch(dsn: str, sql: str, *args):
 
 
 async def executable_by_request_roles(dsn: str) -> set[tuple[str, str]]:
-    rows = await fetch(dsn, """
+    rows = await fetch(
+        dsn,
+        """
         SELECT f AS fn, a.grantee::regrole::text AS role
         FROM unnest($1::text[]) AS f, pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
         WHERE p.oid = to_regprocedure(f) AND a.grantee <> 0 AND a.grantee::regrole::text IN
-              ('anon', 'authenticated', 'service_role')""", list(AUTH_FUNCTIONS))
+              ('anon', 'authenticated', 'service_role')""",
+        list(AUTH_FUNCTIONS),
+    )
     return {(r["fn"], r["role"]) for r in rows}
 
 
@@ -68,17 +88,25 @@ async def test_migrate_seed_remove_and_roll_back_leave_the_supabase_catalog_exac
 
     applied = await migrate.migrate(db.owner_dsn)
     assert applied and await executable_by_request_roles(db.owner_dsn) == {
-        (f, r) for f in AUTH_FUNCTIONS for r in ("anon", "authenticated", "service_role")}
+        (f, r) for f in AUTH_FUNCTIONS for r in ("anon", "authenticated", "service_role")
+    }
     assert await migrate.seed_demo(db.owner_dsn, demo_password=PASSWORD)
-    users = await fetch(db.owner_dsn, "SELECT u.email, u.aud, u.role, u.instance_id::text, u.email_confirmed_at,"
-                                      " u.encrypted_password = extensions.crypt($1, u.encrypted_password) AS ok,"
-                                      " (SELECT count(*) FROM auth.identities i WHERE i.user_id = u.id) AS identities"
-                                      " FROM auth.users u ORDER BY u.email", PASSWORD)
+    users = await fetch(
+        db.owner_dsn,
+        "SELECT u.email, u.aud, u.role, u.instance_id::text, u.email_confirmed_at,"
+        " u.encrypted_password = extensions.crypt($1, u.encrypted_password) AS ok,"
+        " (SELECT count(*) FROM auth.identities i WHERE i.user_id = u.id) AS identities"
+        " FROM auth.users u ORDER BY u.email",
+        PASSWORD,
+    )
     demo = [u for u in users if u["email"].endswith("@example.com")]
     assert [u["email"] for u in demo] == sorted(u.email for u in DEMO_USERS)
-    assert all((u["aud"], u["role"], u["instance_id"], u["ok"], u["identities"]) == (
-        "authenticated", "authenticated", "00000000-0000-0000-0000-000000000000", True, 1)
-        and u["email_confirmed_at"] is not None for u in demo)
+    assert all(
+        (u["aud"], u["role"], u["instance_id"], u["ok"], u["identities"])
+        == ("authenticated", "authenticated", "00000000-0000-0000-0000-000000000000", True, 1)
+        and u["email_confirmed_at"] is not None
+        for u in demo
+    )
 
     # What the CLI recorded lets `supabase migration fetch` rebuild files this runner takes as they are.
     history = await fetch(db.owner_dsn, "SELECT version, name, statements FROM supabase_migrations.schema_migrations")
@@ -102,11 +130,16 @@ async def test_the_early_sign_up_is_left_alone_and_later_sign_ups_get_a_profile(
 
     rows = await fetch(demo_db.owner_dsn, "SELECT id::text, email FROM public.profiles WHERE email = $1", EARLY_USER[1])
     assert rows == []  # signed up before the migrations: no profile, so not a Renubu user
-    await auth_server_signs_up(superuser_dsn(demo_db._cluster, demo_db.name),
-                               "5b1e0000-0000-4000-8000-0000000000d0", "dave@later.example", "a later password",
-                               "Dave Later")
-    rows = await fetch(demo_db.owner_dsn, "SELECT full_name, role FROM public.profiles WHERE email = $1",
-                       "dave@later.example")
+    await auth_server_signs_up(
+        superuser_dsn(demo_db._cluster, demo_db.name),
+        "5b1e0000-0000-4000-8000-0000000000d0",
+        "dave@later.example",
+        "a later password",
+        "Dave Later",
+    )
+    rows = await fetch(
+        demo_db.owner_dsn, "SELECT full_name, role FROM public.profiles WHERE email = $1", "dave@later.example"
+    )
     assert [tuple(r) for r in rows] == [("Dave Later", "user")]
 
 

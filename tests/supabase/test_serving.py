@@ -35,8 +35,10 @@ async def live(demo_db, free_tcp_port):
         await owner.close()
 
 
-@pytest.mark.parametrize(("email", "sees", "hidden"), [("alice@example.com", "Acme Corp", "Globex"),
-                                                       ("bob@example.com", "Globex", "Acme Corp")])
+@pytest.mark.parametrize(
+    ("email", "sees", "hidden"),
+    [("alice@example.com", "Acme Corp", "Globex"), ("bob@example.com", "Globex", "Acme Corp")],
+)
 async def test_the_seeded_demo_users_sign_in_with_the_seed_password(live, email, sees, hidden):
     agent = UserAgent()
     try:
@@ -50,8 +52,13 @@ async def test_the_seeded_demo_users_sign_in_with_the_seed_password(live, email,
 
 
 async def test_a_user_who_signed_up_through_supabase_auth_signs_in_here_too(live, demo_db):
-    await auth_server_signs_up(superuser_dsn(demo_db._cluster, demo_db.name), "5b1e0000-0000-4000-8000-0000000000e0",
-                               "erin@signed-up.example", "erin's own password", "Erin Signup")
+    await auth_server_signs_up(
+        superuser_dsn(demo_db._cluster, demo_db.name),
+        "5b1e0000-0000-4000-8000-0000000000e0",
+        "erin@signed-up.example",
+        "erin's own password",
+        "Erin Signup",
+    )
     agent = UserAgent()
     try:
         browser = ScriptedBrowser(agent, email="erin@signed-up.example", password="erin's own password")
@@ -66,8 +73,14 @@ async def test_a_user_who_signed_up_through_supabase_auth_signs_in_here_too(live
 async def test_set_password_works_on_supabase_and_the_new_password_signs_in(live, demo_db):
     from tests.test_users_and_demo_seed import cli
 
-    done = cli("users", "set-password", "--email", "bob@example.com", database_url=demo_db.owner_dsn,
-               stdin="bob's brand new password\n")
+    done = cli(
+        "users",
+        "set-password",
+        "--email",
+        "bob@example.com",
+        database_url=demo_db.owner_dsn,
+        stdin="bob's brand new password\n",
+    )
     assert done.returncode == 0, done.stderr
     agent = UserAgent()
     try:

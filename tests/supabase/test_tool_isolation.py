@@ -22,9 +22,11 @@ async def test_these_checks_run_on_the_supabase_built_database(connect_shared):
 
     conn = await asyncpg.connect(connect_shared.database.owner_dsn)
     try:
-        row = await conn.fetchrow("SELECT r.rolsuper, r.rolbypassrls, n.nspowner::regrole::text AS auth_owner"
-                                  " FROM pg_roles r, pg_namespace n WHERE r.rolname = current_user"
-                                  " AND n.nspname = 'auth'")
+        row = await conn.fetchrow(
+            "SELECT r.rolsuper, r.rolbypassrls, n.nspowner::regrole::text AS auth_owner"
+            " FROM pg_roles r, pg_namespace n WHERE r.rolname = current_user"
+            " AND n.nspname = 'auth'"
+        )
     finally:
         await conn.close()
     assert tuple(row) == (False, True, "supabase_auth_admin")

@@ -1,11 +1,11 @@
 """MCP fixtures: the real server, built by build_server(), driven through the SDK's in-process Client.
 
-    connect(email, **settings) -> async context manager yielding a Session for that user on a fresh demo db
-    demo (module)              -> one demo database clone shared by a module's read-only tests
+connect(email, **settings) -> async context manager yielding a Session for that user on a fresh demo db
+demo (module)              -> one demo database clone shared by a module's read-only tests
 
-    async with connect("alice@example.com") as alice:
-        page = await alice.ok("search_customers", {"query": "acme"})      # structured content, or fail
-        message = await alice.error("get_customer", {"customer_id": ...}) # the tool error's text, or fail
+async with connect("alice@example.com") as alice:
+    page = await alice.ok("search_customers", {"query": "acme"})      # structured content, or fail
+    message = await alice.error("get_customer", {"customer_id": ...}) # the tool error's text, or fail
 """
 
 from __future__ import annotations

@@ -46,10 +46,12 @@ async def http_client(database, email, mode):
     token = mint_token(TokenRules(SECRET), user.id, user.email, ttl_seconds=300)
     async with app.router.lifespan_context(app):
         transport = httpx2.ASGITransport(app=app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000",
-                                      headers={"Authorization": f"Bearer {token}"}) as http:
-            async with Client(streamable_http_client("http://127.0.0.1:8000/mcp", http_client=http),
-                              mode=mode) as client:
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1:8000", headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+            async with Client(
+                streamable_http_client("http://127.0.0.1:8000/mcp", http_client=http), mode=mode
+            ) as client:
                 yield client
 
 
@@ -76,8 +78,9 @@ async def test_each_role_sees_only_its_tools_within_the_byte_budget(demo, transp
 async def test_a_hidden_tool_called_by_name_is_refused_as_before_and_changes_nothing(connect):
     async with connect(ALICE.email) as alice:
         assert "register_integration" not in {t.name for t in (await alice.client.list_tools()).tools}
-        refused = await alice.error("register_integration", {"slug": "mine", "name": "Mine",
-                                                             "connection_type": "webhook"})
+        refused = await alice.error(
+            "register_integration", {"slug": "mine", "name": "Mine", "connection_type": "webhook"}
+        )
         snapshot = await alice.error("create_release_snapshot", {"version": "9.9.9"})
         feature = await alice.error("update_feature", {"slug": "salesforce-sync", "priority": 1})
         marketplace = (await alice.ok("list_integrations", {"query": "mine"}))["integrations"]

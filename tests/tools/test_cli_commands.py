@@ -24,7 +24,9 @@ def run(demo, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_tools_lists_what_the_configuration_offers(demo):
     everything = run(demo, "tools")
     read_only = run(demo, "tools", RENUBU_READ_ONLY="true", RENUBU_TOOLSETS="customers")
-    assert everything.returncode == 0 and "update_customer" in everything.stdout and "list_features" in everything.stdout
+    assert (
+        everything.returncode == 0 and "update_customer" in everything.stdout and "list_features" in everything.stdout
+    )
     assert "search_customers" in read_only.stdout
     assert "update_customer" not in read_only.stdout and "list_features" not in read_only.stdout
 
@@ -40,14 +42,36 @@ def test_call_prints_the_structured_result_and_refusals_go_to_stderr(demo):
 
 
 def test_token_mints_a_verifiable_token_for_a_known_user_only(demo):
-    minted = run(demo, "token", "--email", "alice@example.com", "--ttl", "10m",
-                 RENUBU_MIGRATION_DATABASE_URL=demo.owner_dsn, RENUBU_JWT_SECRET=SECRET)
+    minted = run(
+        demo,
+        "token",
+        "--email",
+        "alice@example.com",
+        "--ttl",
+        "10m",
+        RENUBU_MIGRATION_DATABASE_URL=demo.owner_dsn,
+        RENUBU_JWT_SECRET=SECRET,
+    )
     assert minted.returncode == 0
     claims = verify_token(minted.stdout.strip(), TokenRules(SECRET))
     assert claims["sub"] == str(ALICE.id) and claims["exp"] - claims["iat"] == 600
-    unknown = run(demo, "token", "--email", "eve@example.com",
-                  RENUBU_MIGRATION_DATABASE_URL=demo.owner_dsn, RENUBU_JWT_SECRET=SECRET)
+    unknown = run(
+        demo,
+        "token",
+        "--email",
+        "eve@example.com",
+        RENUBU_MIGRATION_DATABASE_URL=demo.owner_dsn,
+        RENUBU_JWT_SECRET=SECRET,
+    )
     assert unknown.returncode == 1 and "no Renubu user" in unknown.stderr and unknown.stdout == ""
-    bad_ttl = run(demo, "token", "--email", "alice@example.com", "--ttl", "forever",
-                  RENUBU_MIGRATION_DATABASE_URL=demo.owner_dsn, RENUBU_JWT_SECRET=SECRET)
+    bad_ttl = run(
+        demo,
+        "token",
+        "--email",
+        "alice@example.com",
+        "--ttl",
+        "forever",
+        RENUBU_MIGRATION_DATABASE_URL=demo.owner_dsn,
+        RENUBU_JWT_SECRET=SECRET,
+    )
     assert bad_ttl.returncode == 1 and "--ttl" in bad_ttl.stderr

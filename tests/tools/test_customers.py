@@ -104,11 +104,19 @@ async def test_search_filters_by_risk_and_renewal_window_and_sorts(connect_share
         risky = await alice.ok("search_customers", {"min_risk_score": 80, "sort": "risk_score"})
         scores = [c["risk_score"] for c in risky["customers"]]
         assert scores and all(s >= 80 for s in scores) and scores == sorted(scores, reverse=True)
-        window = await alice.ok("search_customers", {
-            "renewal_after": today.isoformat(), "renewal_before": (today + timedelta(days=30)).isoformat(),
-            "sort": "renewal_date", "limit": 100})
+        window = await alice.ok(
+            "search_customers",
+            {
+                "renewal_after": today.isoformat(),
+                "renewal_before": (today + timedelta(days=30)).isoformat(),
+                "sort": "renewal_date",
+                "limit": 100,
+            },
+        )
         dates = [c["renewal_date"] for c in window["customers"]]
-        assert dates == sorted(dates) and all(today.isoformat() <= d <= (today + timedelta(days=30)).isoformat() for d in dates)
+        assert dates == sorted(dates) and all(
+            today.isoformat() <= d <= (today + timedelta(days=30)).isoformat() for d in dates
+        )
         by_name = await alice.ok("search_customers", {"query": "acme"})
         assert [c["name"] for c in by_name["customers"]] == ["Acme Corp"]
 
@@ -146,8 +154,10 @@ async def test_add_contact_works_on_own_customer_and_changes_nothing_elsewhere(c
     db = connect.database
     count = "SELECT count(*) AS n FROM contacts WHERE customer_id = $1"
     async with connect("alice@example.com") as alice:
-        contact = await alice.ok("add_contact", {"customer_id": ACME, "name": "Dana Scully",
-                                                 "email": "dana@acme.example", "is_primary": True})
+        contact = await alice.ok(
+            "add_contact",
+            {"customer_id": ACME, "name": "Dana Scully", "email": "dana@acme.example", "is_primary": True},
+        )
         assert contact["is_primary"]
         contacts = (await alice.ok("list_contacts", {"customer_id": ACME}))["contacts"]
         assert contacts[0]["id"] == contact["id"] and sum(c.get("is_primary", False) for c in contacts) == 1
@@ -156,25 +166,32 @@ async def test_add_contact_works_on_own_customer_and_changes_nothing_elsewhere(c
     assert (await owner_fetch(db, count, GLOBEX))[0]["n"] == before
 
 
-@pytest.mark.parametrize("tool, arguments, expected", [
-    ("search_customers", {"min_risk_score": 101}, "min_risk_score must be 0-100"),
-    ("search_customers", {"min_risk_score": "high"}, "min_risk_score must be a whole number"),
-    ("search_customers", {"query": "x" * 201}, "at most 200"),
-    ("search_customers", {"sort": "password"}, "sort must be one of 'name', 'renewal_date', 'risk_score' or 'arr'"),
-    ("search_customers", {"days": 30}, "unknown argument 'days'; valid arguments: query"),
-    ("search_customers", {"cursor": "not-a-cursor"}, "cursor"),
-    ("search_customers", {"renewal_after": "2030-01-01", "renewal_before": "2029-01-01"}, "renewal_after"),
-    ("get_customer", {"customer_id": "1; DROP TABLE customers"}, "customer_id must be a UUID"),
-    ("get_customer", {}, "customer_id is required"),
-    ("update_customer", {"customer_id": ACME}, "at least one"),
-    ("update_customer", {"customer_id": ACME, "arr": -5}, "arr must be at least 0"),
-    ("update_customer", {"customer_id": ACME, "renewal_date": "next tuesday"}, "renewal_date must be a date, YYYY-MM-DD"),
-    ("add_contact", {"customer_id": ACME, "name": ""}, "name must not be empty"),
-    ("add_contact", {"customer_id": ACME, "name": "   "}, "blank"),
-    ("add_contact", {"customer_id": ACME, "name": "X", "email": "not an email"}, "email has the wrong format"),
-    ("upcoming_renewals", {"days_ahead": 0}, "days_ahead must be 1-730"),
-    ("upcoming_renewals", {"days": 30}, "unknown argument 'days' (did you mean 'days_ahead'?)"),
-])
+@pytest.mark.parametrize(
+    "tool, arguments, expected",
+    [
+        ("search_customers", {"min_risk_score": 101}, "min_risk_score must be 0-100"),
+        ("search_customers", {"min_risk_score": "high"}, "min_risk_score must be a whole number"),
+        ("search_customers", {"query": "x" * 201}, "at most 200"),
+        ("search_customers", {"sort": "password"}, "sort must be one of 'name', 'renewal_date', 'risk_score' or 'arr'"),
+        ("search_customers", {"days": 30}, "unknown argument 'days'; valid arguments: query"),
+        ("search_customers", {"cursor": "not-a-cursor"}, "cursor"),
+        ("search_customers", {"renewal_after": "2030-01-01", "renewal_before": "2029-01-01"}, "renewal_after"),
+        ("get_customer", {"customer_id": "1; DROP TABLE customers"}, "customer_id must be a UUID"),
+        ("get_customer", {}, "customer_id is required"),
+        ("update_customer", {"customer_id": ACME}, "at least one"),
+        ("update_customer", {"customer_id": ACME, "arr": -5}, "arr must be at least 0"),
+        (
+            "update_customer",
+            {"customer_id": ACME, "renewal_date": "next tuesday"},
+            "renewal_date must be a date, YYYY-MM-DD",
+        ),
+        ("add_contact", {"customer_id": ACME, "name": ""}, "name must not be empty"),
+        ("add_contact", {"customer_id": ACME, "name": "   "}, "blank"),
+        ("add_contact", {"customer_id": ACME, "name": "X", "email": "not an email"}, "email has the wrong format"),
+        ("upcoming_renewals", {"days_ahead": 0}, "days_ahead must be 1-730"),
+        ("upcoming_renewals", {"days": 30}, "unknown argument 'days' (did you mean 'days_ahead'?)"),
+    ],
+)
 async def test_bad_arguments_are_tool_errors_that_change_nothing(connect_shared, tool, arguments, expected):
     db = connect_shared.database
     snapshot = "SELECT md5(string_agg(c::text, ',' ORDER BY c.id)) AS h FROM customers c"
@@ -198,7 +215,9 @@ async def test_sql_looking_search_text_is_just_text(connect_shared):
 async def test_a_cursor_from_one_query_is_refused_by_another(connect_shared):
     async with connect_shared("alice@example.com") as alice:
         first = await alice.ok("search_customers", {"limit": 2})
-        message = await alice.error("search_customers", {"limit": 2, "min_risk_score": 10, "cursor": first["next_cursor"]})
+        message = await alice.error(
+            "search_customers", {"limit": 2, "min_risk_score": 10, "cursor": first["next_cursor"]}
+        )
     assert "different query" in message
 
 
@@ -237,14 +256,22 @@ async def test_get_customer_writes_every_record_as_the_other_tools_do_without_wh
 
 async def test_the_documents_timestamps_are_written_as_the_models_write_them(demo):
     """public.utc_text() (get_customer's document) against pydantic, for whole seconds, fractions and offsets."""
+
     class Stamp(BaseModel):
         at: datetime
 
-    values = ["2025-01-31 09:30:00+00", "2025-01-31 09:30:00.25+00", "2025-01-31 09:30:00.000001+00",
-              "2025-06-30 23:59:59.999999-07", "2024-02-29 00:00:00+05:30", "1999-12-31 23:00:00-01"]
+    values = [
+        "2025-01-31 09:30:00+00",
+        "2025-01-31 09:30:00.25+00",
+        "2025-01-31 09:30:00.000001+00",
+        "2025-06-30 23:59:59.999999-07",
+        "2024-02-29 00:00:00+05:30",
+        "1999-12-31 23:00:00-01",
+    ]
     for value in values:
         [(written, parsed)] = await owner_fetch_in_new_york(
-            demo.owner_dsn, "SELECT public.utc_text($1::text::timestamptz), $1::text::timestamptz", value)
+            demo.owner_dsn, "SELECT public.utc_text($1::text::timestamptz), $1::text::timestamptz", value
+        )
         assert written == Stamp(at=parsed).model_dump(mode="json")["at"], value
 
 
@@ -254,13 +281,20 @@ async def test_an_admins_name_search_is_exact_whether_the_fragment_matches_few_o
     try:
         await conn.execute(
             "INSERT INTO public.customers (name, arr) SELECT 'Quillmany ' || lpad(n::text, 4, '0'), n "
-            "FROM generate_series(1, 1100) n")
+            "FROM generate_series(1, 1100) n"
+        )
         await conn.execute(
             "INSERT INTO public.customers (name, arr, risk_score) SELECT 'Quillfew ' || n, n, n * 10 "
-            "FROM generate_series(1, 9) n")
+            "FROM generate_series(1, 9) n"
+        )
         expected = {
-            fragment: [r["name"] for r in await conn.fetch(
-                "SELECT name FROM customers WHERE name ILIKE $1 AND deleted_at IS NULL ORDER BY name, id", f"%{fragment}%")]
+            fragment: [
+                r["name"]
+                for r in await conn.fetch(
+                    "SELECT name FROM customers WHERE name ILIKE $1 AND deleted_at IS NULL ORDER BY name, id",
+                    f"%{fragment}%",
+                )
+            ]
             for fragment in ("quillmany", "quillfew", "quill")
         }
     finally:
@@ -272,7 +306,9 @@ async def test_an_admins_name_search_is_exact_whether_the_fragment_matches_few_o
             if len(names) <= 25:
                 assert "next_cursor" not in first
                 continue
-            second = await admin.ok("search_customers", {"query": fragment, "limit": 25, "cursor": first["next_cursor"]})
+            second = await admin.ok(
+                "search_customers", {"query": fragment, "limit": 25, "cursor": first["next_cursor"]}
+            )
             assert [c["name"] for c in second["customers"]] == names[25:50]
         risky = await admin.ok("search_customers", {"query": "quillfew", "min_risk_score": 50, "sort": "risk_score"})
         assert [c["risk_score"] for c in risky["customers"]] == [90, 80, 70, 60, 50]

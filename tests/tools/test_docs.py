@@ -36,8 +36,9 @@ async def snapshot_state(db) -> tuple:
             await conn.fetchval("SELECT version FROM releases WHERE is_current"),
             await conn.fetchval("SELECT count(*) FROM documentation_versions"),
             await conn.fetchval("SELECT sum(version) FROM documentation"),
-            await conn.fetchval("SELECT string_agg(concat_ws(':', version, name, notes), ',' ORDER BY version)"
-                                " FROM releases"),
+            await conn.fetchval(
+                "SELECT string_agg(concat_ws(':', version, name, notes), ',' ORDER BY version) FROM releases"
+            ),
         )
     finally:
         await conn.close()
@@ -129,10 +130,12 @@ async def test_a_term_in_most_documents_ranks_title_matches_first_among_a_capped
         await conn.execute(
             "INSERT INTO public.documentation (slug, title, category, content) "
             "SELECT 'zz-common-' || n, 'Common page ' || n, 'test', 'This page mentions quokkas once, among other words.' "
-            "FROM generate_series(1, 400) n")
+            "FROM generate_series(1, 400) n"
+        )
         await conn.execute(
             "INSERT INTO public.documentation (slug, title, category, content) VALUES "
-            "('zz-quokka-guide', 'The quokka guide', 'test', 'All about quokkas.')")
+            "('zz-quokka-guide', 'The quokka guide', 'test', 'All about quokkas.')"
+        )
     finally:
         await conn.close()
     seen: list[str] = []
@@ -208,7 +211,11 @@ async def test_get_doc_with_a_version_returns_that_snapshot(shared):
         current = await alice.ok("get_doc", {"slug": "integrations-overview"})
     assert old["source"] == "snapshot"
     assert (old["version"], old["current_version"], old["version_label"], old["release_version"]) == (
-        1, 2, "0.1.0", "0.1.0")
+        1,
+        2,
+        "0.1.0",
+        "0.1.0",
+    )
     assert "Renewals due within 30 days" not in old["content"]
     assert renamed["title"] == "Integrations overview"
     assert current["title"] == "Integrations overview and marketplace"
@@ -240,7 +247,9 @@ async def test_list_doc_versions_lists_snapshots_newest_first_without_content(sh
         unknown = await alice.error("list_doc_versions", {"slug": "no-such-doc"})
     assert versions["current_version"] == 2 and versions["version_count"] == 2
     assert [(v["version_number"], v["version_label"], v["release_version"]) for v in versions["versions"]] == [
-        (2, "0.2.0", "0.2.0"), (1, "0.1.0", "0.1.0")]
+        (2, "0.2.0", "0.2.0"),
+        (1, "0.1.0", "0.1.0"),
+    ]
     assert all("content" not in v for v in versions["versions"])
     assert "no doc with slug 'no-such-doc'" in unknown
 
@@ -262,13 +271,23 @@ async def test_an_admin_release_snapshot_becomes_the_current_release_with_new_do
     db = connect.database
     versions_before = await owner_fetchval(db, "SELECT count(*) FROM documentation_versions")
     async with connect(ADMIN.email) as admin:
-        snap = await admin.ok("create_release_snapshot", {
-            "version": "0.3.0", "release_date": "2030-01-15", "doc_slugs": ["webhooks", "getting-started", "webhooks"]})
+        snap = await admin.ok(
+            "create_release_snapshot",
+            {
+                "version": "0.3.0",
+                "release_date": "2030-01-15",
+                "doc_slugs": ["webhooks", "getting-started", "webhooks"],
+            },
+        )
         releases = await admin.ok("list_releases", {})
         doc = await admin.ok("get_doc", {"slug": "webhooks"})
     release = snap["release"]
     assert (release["version"], release["release_date"], release["is_current"], release["doc_count"]) == (
-        "0.3.0", "2030-01-15", True, 2)
+        "0.3.0",
+        "2030-01-15",
+        True,
+        2,
+    )
     assert [(d["slug"], d["version_number"]) for d in snap["docs"]] == [("getting-started", 2), ("webhooks", 2)]
     assert [r["version"] for r in releases["releases"] if r.get("is_current")] == ["0.3.0"]
     assert (doc["version"], doc["release_version"]) == (2, "0.3.0")
@@ -281,7 +300,8 @@ async def test_an_admin_release_snapshot_becomes_the_current_release_with_new_do
             "SELECT d.slug, v.version_number, v.version_label, v.content = d.content AS same "
             "FROM documentation_versions v "
             "JOIN documentation d ON d.id = v.doc_id JOIN releases r ON r.id = v.release_id WHERE r.version = '0.3.0' "
-            "ORDER BY d.slug")
+            "ORDER BY d.slug"
+        )
         assert [tuple(r) for r in stored] == [("getting-started", 2, "0.3.0", True), ("webhooks", 2, "0.3.0", True)]
     finally:
         await conn.close()
@@ -297,8 +317,10 @@ async def test_a_release_snapshot_without_slugs_freezes_every_doc(connect):
 async def test_a_release_snapshot_carries_its_name_and_notes_into_the_current_release(connect):
     notes = "## Highlights\n- Snoozed workflows wake on risk.\n- Webhook secrets rotate without downtime."
     async with connect(ADMIN.email) as admin:
-        snap = await admin.ok("create_release_snapshot", {
-            "version": "0.3.0", "doc_slugs": ["webhooks"], "name": "  Spring clean-up ", "notes": notes})
+        snap = await admin.ok(
+            "create_release_snapshot",
+            {"version": "0.3.0", "doc_slugs": ["webhooks"], "name": "  Spring clean-up ", "notes": notes},
+        )
         listed = await admin.ok("list_releases", {"limit": 1})
         current = json.loads((await admin.client.read_resource("renubu://releases/current")).contents[0].text)
         by_version = await admin.ok("get_release", {"version": "0.3.0"})
@@ -342,8 +364,9 @@ async def test_a_duplicate_release_version_is_a_conflict_and_nothing_changes(con
 async def test_a_release_snapshot_of_unknown_docs_is_not_found_naming_them(connect):
     before = await snapshot_state(connect.database)
     async with connect(ADMIN.email) as admin:
-        message = await admin.error("create_release_snapshot", {
-            "version": "0.3.0", "doc_slugs": ["webhooks", "no-such-doc", "another-missing"]})
+        message = await admin.error(
+            "create_release_snapshot", {"version": "0.3.0", "doc_slugs": ["webhooks", "no-such-doc", "another-missing"]}
+        )
         bad_version = await admin.error("create_release_snapshot", {"version": "../etc"})
         empty = await admin.error("create_release_snapshot", {"version": "0.3.0", "doc_slugs": []})
     assert "another-missing, no-such-doc" in message and "webhooks" not in message
@@ -368,8 +391,9 @@ async def test_an_admin_also_sees_unpublished_help_articles(shared):
     async with shared(ADMIN.email) as admin:
         result = await admin.ok("list_help_articles", {})
         advanced = await admin.ok("list_help_articles", {"difficulty": "advanced", "limit": 2})
-        rest = await admin.ok("list_help_articles", {"difficulty": "advanced", "limit": 2,
-                                                     "cursor": advanced["next_cursor"]})
+        rest = await admin.ok(
+            "list_help_articles", {"difficulty": "advanced", "limit": 2, "cursor": advanced["next_cursor"]}
+        )
     drafts = sorted(a["title"] for a in result["articles"] if a.get("published") is False)
     assert len(result["articles"]) == 8
     assert drafts == ["Salesforce field mapping", "Verifying webhook signatures"]
@@ -398,4 +422,3 @@ async def test_docs_tools_declare_honest_hints_and_bound_the_text_people_wrote(s
     assert not writer.read_only_hint and not writer.destructive_hint and not writer.idempotent_hint
     text = doc.content[0].text
     assert text.startswith("Text inside <untrusted-data-") and text.rstrip().endswith(">")
-

@@ -14,10 +14,13 @@ async def feature_state(db, slug: str) -> tuple:
     conn = await asyncpg.connect(db.owner_dsn)
     try:
         row = await conn.fetchrow(
-            "SELECT status, phase, priority, shipped_at, updated_at FROM features WHERE slug = $1", slug)
+            "SELECT status, phase, priority, shipped_at, updated_at FROM features WHERE slug = $1", slug
+        )
         history = await conn.fetch(
             "SELECT u.update_type, u.old_value, u.new_value, u.note, u.changed_by FROM feature_updates u "
-            "JOIN features f ON f.id = u.feature_id WHERE f.slug = $1 ORDER BY u.created_at, u.update_type", slug)
+            "JOIN features f ON f.id = u.feature_id WHERE f.slug = $1 ORDER BY u.created_at, u.update_type",
+            slug,
+        )
         return tuple(row), [tuple(h) for h in history]
     finally:
         await conn.close()
@@ -40,10 +43,18 @@ async def test_list_features_filters_by_status_phase_and_priority(connect_shared
         top = await alice.ok("list_features", {"priority": 1})
         combined = await alice.ok("list_features", {"status": "active", "priority": 1})
     assert {f["slug"] for f in shipped["features"]} == {
-        "documentation-system", "feature-tracking", "oauth-token-encryption", "mcp-registry"}
+        "documentation-system",
+        "feature-tracking",
+        "oauth-token-encryption",
+        "mcp-registry",
+    }
     assert all(f["shipped_at"] for f in shipped["features"])
     assert {f["slug"] for f in phase_3["features"]} == {
-        "risk-score-explanations", "ai-email-drafts", "mobile-app", "salesforce-sync"}
+        "risk-score-explanations",
+        "ai-email-drafts",
+        "mobile-app",
+        "salesforce-sync",
+    }
     assert top["features"] and all(f["priority"] == 1 for f in top["features"])
     assert [f["slug"] for f in combined["features"]] == ["customer-health-dashboard"]
 
@@ -59,8 +70,10 @@ async def test_list_features_pages_without_duplicates(connect_shared):
             if cursor is None:
                 break
         tampered = await pat.error("list_features", {"limit": 5, "cursor": "bm90LWEtY3Vyc29y"})
-        other_filter = await pat.error("list_features", {"status": "active", "cursor": (
-            await pat.ok("list_features", {"limit": 5}))["next_cursor"]})
+        other_filter = await pat.error(
+            "list_features",
+            {"status": "active", "cursor": (await pat.ok("list_features", {"limit": 5}))["next_cursor"]},
+        )
     assert len(seen) == SEED_FEATURE_COUNT == len(set(seen))
     assert "cursor" in tampered and "cursor" in other_filter
 
@@ -73,7 +86,10 @@ async def test_get_feature_returns_the_feature_with_its_history_newest_first(con
     assert detail["history_count"] == 4
     assert [h["update_type"] for h in history] == ["note", "status_change", "phase_change", "created"]
     assert (history[1]["old_value"], history[1]["new_value"], history[1]["changed_by"]) == (
-        "planned", "deferred", str(PAT.id))
+        "planned",
+        "deferred",
+        str(PAT.id),
+    )
     assert history[1]["changed_by_name"] == "Pat Patel" and feature["owner_name"] == "Pat Patel"
     assert (history[2]["old_value"], history[2]["new_value"]) == ("2", "3")
     assert history[0]["note"].startswith("Deferred to phase 3")
@@ -89,8 +105,10 @@ async def test_get_feature_of_an_unknown_slug_is_not_found(connect_shared):
 
 async def test_a_product_manager_updates_a_feature_and_the_change_is_logged(connect):
     async with connect(PAT.email) as pat:
-        detail = await pat.ok("update_feature", {
-            "slug": "renewal-forecasting", "status": "active", "priority": 1, "note": "Pulled forward for Q3."})
+        detail = await pat.ok(
+            "update_feature",
+            {"slug": "renewal-forecasting", "status": "active", "priority": 1, "note": "Pulled forward for Q3."},
+        )
     feature, history = detail["feature"], detail["history"]
     assert (feature["status"], feature["priority"], feature["phase"]) == ("active", 1, "2")
     latest = {h["update_type"]: h for h in history[:3]}

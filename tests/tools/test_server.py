@@ -40,8 +40,12 @@ async def test_every_tool_has_a_title_a_one_paragraph_description_and_all_four_h
         hints = tool.annotations
         assert tool.title and len(tool.description or "") > 20, tool.name
         assert "\n" not in tool.description and "  " not in tool.description, tool.name
-        assert None not in (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint,
-                            hints.open_world_hint), tool.name
+        assert None not in (
+            hints.read_only_hint,
+            hints.destructive_hint,
+            hints.idempotent_hint,
+            hints.open_world_hint,
+        ), tool.name
         assert hints.title is None, f"{tool.name}: the title is on the tool already"
         assert tool.input_schema["additionalProperties"] is False, tool.name
         if hints.read_only_hint:
@@ -95,9 +99,14 @@ async def test_resources_follow_the_same_visibility_as_the_tools(connect_shared)
         client = alice.client
         templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
         assert templates == {
-            "renubu://customers/{customer_id}", "renubu://workflows/{workflow_id}", "renubu://docs/{slug}",
-            "renubu://docs/{slug}/versions/{version_number}", "renubu://features/{slug}",
-            "renubu://integrations/{slug}", "renubu://installs/{install_id}/events", "renubu://parking-lot/{item_id}",
+            "renubu://customers/{customer_id}",
+            "renubu://workflows/{workflow_id}",
+            "renubu://docs/{slug}",
+            "renubu://docs/{slug}/versions/{version_number}",
+            "renubu://features/{slug}",
+            "renubu://integrations/{slug}",
+            "renubu://installs/{install_id}/events",
+            "renubu://parking-lot/{item_id}",
         }
         listed, cursor = set(), None
         while True:
@@ -117,7 +126,9 @@ async def test_resources_follow_the_same_visibility_as_the_tools(connect_shared)
         current = json.loads((await client.read_resource("renubu://releases/current")).contents[0].text)["release"]
         assert current["version"] == "0.2.0" and current["is_current"]
         assert (current["name"], current["notes"].startswith("MCP integration marketplace")) == (
-            "Integration marketplace", True)
+            "Integration marketplace",
+            True,
+        )
 
 
 async def test_prompts_tell_the_assistant_which_tools_to_use(connect_shared):

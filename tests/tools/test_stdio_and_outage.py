@@ -28,7 +28,9 @@ def server_env(database_url: str, email: str) -> dict[str, str]:
 
 
 async def test_the_installed_command_serves_alice_over_stdio(demo):
-    params = StdioServerParameters(command=str(RENUBU_MCP), args=["serve"], env=server_env(demo.app_dsn, "alice@example.com"))
+    params = StdioServerParameters(
+        command=str(RENUBU_MCP), args=["serve"], env=server_env(demo.app_dsn, "alice@example.com")
+    )
     async with Client(params) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert {"search_customers", "get_customer", "list_workflows", "search_docs", "list_features"} <= names
@@ -39,8 +41,14 @@ async def test_the_installed_command_serves_alice_over_stdio(demo):
 
 
 def test_an_unknown_stdio_user_stops_the_command_with_one_clear_line_and_nothing_on_stdout(demo):
-    proc = subprocess.run([str(RENUBU_MCP)], env=server_env(demo.app_dsn, "mallory@example.com"),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(RENUBU_MCP)],
+        env=server_env(demo.app_dsn, "mallory@example.com"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert "no Renubu user has the email 'mallory@example.com'" in proc.stderr

@@ -76,14 +76,19 @@ async def test_forbidden_transitions_name_the_valid_options_and_change_nothing(c
 
 async def test_concurrent_completions_let_exactly_one_through(connect):
     async with connect("alice@example.com") as first, connect("alice@example.com") as second:
-        results = await asyncio.gather(*(s.call("complete_workflow", {"workflow_id": ACME_RENEWAL})
-                                         for s in (first, second, first, second)))
+        results = await asyncio.gather(
+            *(s.call("complete_workflow", {"workflow_id": ACME_RENEWAL}) for s in (first, second, first, second))
+        )
     assert sorted(r.is_error for r in results) == [False, True, True, True]
     assert all("already completed" in r.content[0].text for r in results if r.is_error)
     async with owner(connect.database) as conn:
-        assert await conn.fetchval(
-            "SELECT count(*) FROM workflow_actions WHERE workflow_execution_id = $1 AND action_type = 'workflow_completed'",
-            ACME_RENEWAL) == 1
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM workflow_actions WHERE workflow_execution_id = $1 AND action_type = 'workflow_completed'",
+                ACME_RENEWAL,
+            )
+            == 1
+        )
 
 
 async def test_a_listing_that_races_a_completion_does_not_wake_the_completed_workflow(connect):
@@ -93,8 +98,10 @@ async def test_a_listing_that_races_a_completion_does_not_wake_the_completed_wor
 
     async def complete_slowly() -> None:
         async with db.as_user(Principal(ALICE.id, ALICE.email)) as conn:
-            await conn.execute("UPDATE workflow_executions SET status = 'completed', completed_at = now() WHERE id = $1",
-                               PINECREST_SNOOZED)
+            await conn.execute(
+                "UPDATE workflow_executions SET status = 'completed', completed_at = now() WHERE id = $1",
+                PINECREST_SNOOZED,
+            )
             await asyncio.sleep(0.5)  # the listing below starts and waits on this row meanwhile
         committed.set()
 
@@ -122,7 +129,11 @@ async def test_bad_inputs_are_tool_errors_that_change_nothing(connect):
         ("advance_workflow", {**wf, "slide_index": -1}, "slide_index must be 0-999"),
         ("advance_workflow", {**wf, "slide_index": 6}, "slide_index must be 0-5"),
         ("get_workflow", {"workflow_id": 42}, "workflow_id"),
-        ("record_action", {**wf, "action_type": "note", "action_data": ["not", "an", "object"]}, "action_data must be an object"),
+        (
+            "record_action",
+            {**wf, "action_type": "note", "action_data": ["not", "an", "object"]},
+            "action_data must be an object",
+        ),
         ("create_task", {**wf, "title": "x", "priority": "critical"}, "priority"),
         # unknown ids
         ("get_workflow", {"workflow_id": NOBODY}, "no workflow"),
@@ -137,7 +148,11 @@ async def test_bad_inputs_are_tool_errors_that_change_nothing(connect):
         ("create_task", {**wf, "title": "x" * 301}, "at most 300"),
         ("create_task", {**wf, "title": "ok", "description": "y" * 20_001}, "at most 20000"),
         ("create_task", {**wf, "title": "   "}, "must not be blank"),
-        ("start_workflow", {"workflow_type": "renewal", "customer_id": ACME, "workflow_name": "n" * 201}, "at most 200"),
+        (
+            "start_workflow",
+            {"workflow_type": "renewal", "customer_id": ACME, "workflow_name": "n" * 201},
+            "at most 200",
+        ),
         ("record_action", {**wf, "action_type": "note", "action_data": {"blob": "z" * 70_000}}, "the limit is 65536"),
         ("create_task", {**wf, "title": "nul\x00byte"}, "wrong format"),
         ("record_action", {**wf, "action_type": "note", "action_data": {"nul": "\x00"}}, "wrong format"),
@@ -159,19 +174,47 @@ async def test_bad_inputs_are_tool_errors_that_change_nothing(connect):
         ("create_task", {**wf, "title": "x", "due_date": naive}, "needs a timezone"),
         ("update_task", {"task_id": TASK(102), "status": "snoozed", "snoozed_until": past}, "must be in the future"),
         ("update_task", {"task_id": TASK(102), "status": "snoozed"}, "needs snoozed_until"),
-        ("update_task", {"task_id": TASK(102), "status": "pending", "snoozed_until": in_an_hour()}, "only with status snoozed"),
+        (
+            "update_task",
+            {"task_id": TASK(102), "status": "pending", "snoozed_until": in_an_hour()},
+            "only with status snoozed",
+        ),
         ("update_task", {"task_id": TASK(102)}, "at least one of"),
         # wake conditions
         ("snooze_workflow", wf, "pass until"),
         ("snooze_workflow", {**wf, "wake_conditions": []}, "pass until"),
         ("snooze_workflow", {**wf, "wake_conditions": [{"type": "all_tasks_completed"}] * 11}, "at most 10"),
-        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "customer_replied"}]}, "wake_conditions[0] has an unknown type; valid types:"),
-        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "risk_score_at_least", "threshold": 101}]}, "wake_conditions[0].threshold must be at most 100"),
-        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "renewal_within_days", "days": 0}]}, "wake_conditions[0].days must be at least 1"),
-        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "all_tasks_completed", "sql": DROP}]}, "wake_conditions[0].sql is not allowed"),
+        (
+            "snooze_workflow",
+            {**wf, "wake_conditions": [{"type": "customer_replied"}]},
+            "wake_conditions[0] has an unknown type; valid types:",
+        ),
+        (
+            "snooze_workflow",
+            {**wf, "wake_conditions": [{"type": "risk_score_at_least", "threshold": 101}]},
+            "wake_conditions[0].threshold must be at most 100",
+        ),
+        (
+            "snooze_workflow",
+            {**wf, "wake_conditions": [{"type": "renewal_within_days", "days": 0}]},
+            "wake_conditions[0].days must be at least 1",
+        ),
+        (
+            "snooze_workflow",
+            {**wf, "wake_conditions": [{"type": "all_tasks_completed", "sql": DROP}]},
+            "wake_conditions[0].sql is not allowed",
+        ),
         ("snooze_workflow", {**wf, "wake_conditions": [{"type": "task_completed", "task_id": TASK(301)}]}, "no task"),
-        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "risk_score_at_least", "threshold": 42}]}, "would wake at once"),
-        ("snooze_workflow", {**wf, "wake_conditions": [{"type": "task_completed", "task_id": TASK(101)}]}, "would wake at once"),
+        (
+            "snooze_workflow",
+            {**wf, "wake_conditions": [{"type": "risk_score_at_least", "threshold": 42}]},
+            "would wake at once",
+        ),
+        (
+            "snooze_workflow",
+            {**wf, "wake_conditions": [{"type": "task_completed", "task_id": TASK(101)}]},
+            "would wake at once",
+        ),
         # paging
         ("list_workflows", {"limit": 0}, "limit must be at least 1"),
         ("list_workflows", {"limit": 101}, "limit must be at most 100"),
@@ -189,8 +232,9 @@ async def test_bad_inputs_are_tool_errors_that_change_nothing(connect):
 async def test_sql_looking_text_in_free_text_fields_is_stored_verbatim(connect):
     async with connect("alice@example.com") as alice:
         task = await alice.ok("create_task", {"workflow_id": ACME_RENEWAL, "title": DROP, "description": DROP})
-        action = await alice.ok("record_action", {"workflow_id": ACME_RENEWAL, "action_type": "note",
-                                                  "action_data": {DROP: DROP}})
+        action = await alice.ok(
+            "record_action", {"workflow_id": ACME_RENEWAL, "action_type": "note", "action_data": {DROP: DROP}}
+        )
         assert (task["title"], task.get("description"), action["action_data"]) == (DROP, DROP, {DROP: DROP})
         assert len((await alice.ok("list_workflows", {"limit": 100}))["workflows"]) == 16  # 9 open or recent, 7 history
     assert (await row(connect.database, "workflow_tasks", task["id"]))["title"] == DROP
@@ -209,8 +253,12 @@ async def test_paging_returns_every_visible_workflow_exactly_once_and_rejects_ta
             if cursor is None:
                 break
         async with owner(connect.database) as conn:
-            everyone = [str(r["id"]) for r in await conn.fetch(
-                "SELECT id FROM workflow_executions WHERE deleted_at IS NULL ORDER BY updated_at DESC, id DESC")]
+            everyone = [
+                str(r["id"])
+                for r in await conn.fetch(
+                    "SELECT id FROM workflow_executions WHERE deleted_at IS NULL ORDER BY updated_at DESC, id DESC"
+                )
+            ]
         assert ids == everyone and len(ids) == 30
 
         first = await admin.ok("list_workflows", {"limit": 4})
@@ -230,15 +278,19 @@ async def test_a_workflow_started_by_bob_is_his_and_invisible_to_alice(connect):
     async with connect("alice@example.com") as alice:
         assert "no workflow" in await alice.error("get_workflow", {"workflow_id": started["id"]})
     async with connect("admin@example.com") as admin:
-        assert (await admin.ok("get_workflow", {"workflow_id": started["id"]}))["tasks"][0]["title"] == "Call the champion"
+        assert (await admin.ok("get_workflow", {"workflow_id": started["id"]}))["tasks"][0][
+            "title"
+        ] == "Call the champion"
     stored = await row(connect.database, "workflow_executions", started["id"])
     assert (str(stored["customer_id"]), stored["user_id"]) == (CUSTOMER(23), BOB.id)
 
 
 async def test_a_snoozed_workflow_on_a_customer_no_longer_assigned_stays_asleep_without_breaking_the_list(connect):
     async with owner(connect.database) as conn:
-        await conn.execute("DELETE FROM customer_assignments WHERE customer_id = $1",
-                           (await row(connect.database, "workflow_executions", PINECREST_SNOOZED))["customer_id"])
+        await conn.execute(
+            "DELETE FROM customer_assignments WHERE customer_id = $1",
+            (await row(connect.database, "workflow_executions", PINECREST_SNOOZED))["customer_id"],
+        )
     async with connect("alice@example.com") as alice:
         page = await alice.ok("list_workflows", {"limit": 100})
         assert PINECREST_SNOOZED not in {w["id"] for w in page.get("woken", [])}
