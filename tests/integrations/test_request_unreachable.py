@@ -26,7 +26,8 @@ from renubu_mcp.oauth import api
 
 from .conftest import connected
 
-SECRET_PATH = "crm/v3/objects/companies/4242"  # errors name the host and port, never the path
+# Errors name the host and port, never the path. Its last segment has letters, so that no port number can contain it.
+SECRET_PATH = "crm/v3/objects/companies/cmp-4242x"
 
 
 def closed_port() -> int:
@@ -167,7 +168,7 @@ async def test_an_unreachable_api_says_what_failed_and_what_to_check(
     what, check = CASES[kind]
     assert what in message and check in message, message
     assert "could not reach HubSpot" in message or "HubSpot (127.0.0.1:" in message, message
-    assert "\n" not in message and SECRET_PATH not in message and "4242" not in message
+    assert "\n" not in message and SECRET_PATH not in message and "cmp-4242x" not in message
     assert [i["status"] for i in still["installs"]] == ["active"]  # a failed call changes nothing
 
 
