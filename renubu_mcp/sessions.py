@@ -106,6 +106,10 @@ async def _peek(receive: Receive) -> tuple[bytes, bool, Receive]:
 
 
 def _is_initialize(body: bytes) -> bool:
+    # Every session-less POST passes here before the SDK parses it: most are not an initialize, and a substring
+    # test spares them a second JSON parse.
+    if b'"initialize"' not in body:
+        return False
     try:
         message = json.loads(body)
     except (ValueError, UnicodeDecodeError):
